@@ -1,0 +1,41 @@
+# llmfleet.serving: one entry point for set-up, demo and tests.
+#   make demo   bring up the local testbed fleet and run playbooks/site.yml against it
+#   make test   everything CI runs: unit tests, lint, sanity, build/install check, molecule scenarios
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+PYTHON ?= python3
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export PYTHONDONTWRITEBYTECODE := 1
+
+COLLECTION_LINK := .collections/ansible_collections/llmfleet/serving
+
+.PHONY: help venv link test test-unit lint sanity build-check demo clean
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+venv: $(VENV)/.installed ## create .venv with the pinned dependencies
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip==25.3
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+link: $(COLLECTION_LINK) ## make the repository importable as llmfleet.serving
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+test-unit: venv link ## pytest: module_utils, modules, emulator
+	$(VENV)/bin/pytest -q
+
+-include mk/*.mk
+
+test: test-unit lint sanity build-check $(INTEGRATION_TARGETS) ## the whole suite, as CI runs it
+	@echo "make test: all suites passed"
+
+clean:
+	rm -rf .collections .build tests/output
