@@ -1,0 +1,724 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmfleet.serving contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The serving planner: profile data + GPU facts + user choices -> one plan.
+
+Pure and standard-library only: no I/O, no clock, no randomness, so the same inputs give the same
+plan byte for byte. Every refusal is a ``PlanError`` whose message says what was found, why it
+cannot work and what would. The plan's keys are the contract in docs/architecture.md ("plan").
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import re
+
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
+from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import (
+    CUDA_DRIVER_FLOORS,
+    ENGINES,
+    PROFILES,
+)
+
+DEFAULT_MODEL = "deepseek-v4-flash"
+DEFAULT_PORT = 8000
+DEFAULT_SERVED_MODEL_NAME = "deepseek"
+# The seed mounts ~/.cache/huggingface and the serve role's systemd unit runs docker as root.
+DEFAULT_HF_CACHE_DIR = "/root/.cache/huggingface"
+CONTAINER_HF_CACHE = "/root/.cache/huggingface"
+ENGINE_CHOICES = ("vllm", "sglang", "auto")
+
+# What the running server is made of; a change in any of these must restart it, nothing else may.
+HASHED_KEYS = (
+    "engine", "model_id", "image", "served_model_name", "port", "tensor_parallel_size",
+    "env", "command", "container", "secrets",
+)
+
+_CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CUDA_TAG_RE = re.compile(r"(?<![a-z0-9])(cu)(\d{2})(\d)(?![0-9])")
+_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_REQUIRED_PLACEHOLDERS = ("{model_id}", "{served_model_name}", "{tensor_parallel_size}")
+
+# ---------------------------------------------------------------------------------------------
+# Profile validation: the schema of a profile, as data. Each spec is a type name, or
+# ("dict", {key: (spec, required)}), ("map", spec) (any string keys) or ("list", spec).
+# ---------------------------------------------------------------------------------------------
+_MATCH_KEYS = {
+    "products": (("list", "str"), False),
+    "architectures": (("list", "str"), False),
+    "compute_capabilities": (("list", "str"), False),
+}
+_DEPLOYMENT_SPEC = ("dict", dict(_MATCH_KEYS, **{
+    "name": ("str", True),
+    "engine": ("str", True),
+    "refuse": ("str", False),
+    "build": ("str", False),
+    "image": ("str", False),
+    "tensor_parallel_size": ("int", False),
+    "mem_fraction": ("number", False),
+    "env": (("map", "str"), False),
+    "command": (("list", "str"), False),
+    "speculative_args": (("list", "str"), False),
+    "speculative_default": ("bool", False),
+    "shm_size": ("str_or_null", False),
+    "source": ("str", False),
+    "note": ("str", False),
+}))
+# Keys a deployment that serves (has no `refuse`) must have.
+_SERVING_KEYS = ("build", "image", "tensor_parallel_size", "mem_fraction", "command")
+_PROFILE_SPEC = ("dict", {
+    "description": ("str", False),
+    "source": ("str", False),
+    "note": ("str", False),
+    "readiness": (("dict", {
+        "health_path": ("str", True),
+        "models_path": ("str", True),
+        "timeout_s": ("int", True),
+    }), False),
+    "kv_headroom_gb": ("number", False),
+    "builds": (("map", ("dict", {
+        "model_id": ("str", True),
+        "size_gb": ("number", True),
+        "label": ("str", False),
+        "source": ("str", False),
+        "note": ("str", False),
+    })), True),
+    "auto_engine": (("map", ("dict", {
+        "prefer": (("list", "str"), True),
+        "reason": ("str", True),
+    })), False),
+    "unsupported": (("list", ("dict", dict(_MATCH_KEYS, **{
+        "reason": ("str", True),
+        "source": ("str", False),
+        "note": ("str", False),
+    }))), False),
+    "deployments": (("list", _DEPLOYMENT_SPEC), True),
+})
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "number": "a number",
+    "bool": "a boolean",
+    "str_or_null": "a string or null",
+    "dict": "a mapping",
+    "map": "a mapping",
+    "list": "a list",
+}
+_DEFAULT_READINESS = {"health_path": "/health", "models_path": "/v1/models", "timeout_s": 3600}
+_DEFAULT_KV_HEADROOM_GB = 10
+
+
+def _type_ok(value, kind):
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str_or_null":
+        return value is None or isinstance(value, str)
+    if kind in ("dict", "map"):
+        return isinstance(value, dict)
+    return isinstance(value, list)
+
+
+def _describe(value):
+    shown = json.dumps(value, sort_keys=True, default=str)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return "%s %s" % (type(value).__name__, shown)
+
+
+def _check_spec(value, spec, path, where):
+    kind = spec if isinstance(spec, str) else spec[0]
+    if not _type_ok(value, kind):
+        raise PlanError(
+            "%s: key '%s' must be %s, found %s; see the built-in profile in "
+            "plugins/module_utils/_profiles.py for the expected shape" % (where, path, _TYPE_WORDS[kind], _describe(value))
+        )
+    if kind == "dict":
+        fields = spec[1]
+        unknown = sorted(str(k) for k in value if k not in fields)
+        if unknown:
+            raise PlanError(
+                "%s: key '%s%s' is not a known key; known keys there: %s"
+                % (where, path + "." if path else "", unknown[0], ", ".join(sorted(fields)))
+            )
+        for key in sorted(fields):
+            sub, required = fields[key]
+            if key not in value:
+                if required:
+                    raise PlanError("%s: key '%s%s' is missing; it must be %s"
+                                    % (where, path + "." if path else "", key,
+                                       _TYPE_WORDS[sub if isinstance(sub, str) else sub[0]]))
+                continue
+            _check_spec(value[key], sub, (path + "." if path else "") + key, where)
+    elif kind == "map":
+        for key in sorted(value, key=str):
+            if not isinstance(key, str):
+                raise PlanError("%s: key '%s' has a non-string key %s" % (where, path, _describe(key)))
+            _check_spec(value[key], spec[1], "%s.%s" % (path, key), where)
+    elif kind == "list":
+        for index, item in enumerate(value):
+            _check_spec(item, spec[1], "%s[%d]" % (path, index), where)
+
+
+def validate_profile(name, profile):
+    """Raise PlanError naming the profile, the key and the expected type when ``profile`` is malformed."""
+    where = "profiles.%s" % name
+    _check_spec(profile, _PROFILE_SPEC, "", where)
+    builds = profile["builds"]
+    names = set()
+    for index, dep in enumerate(profile["deployments"]):
+        path = "deployments[%d]" % index
+        if dep["name"] in names:
+            raise PlanError("%s: key '%s.name': deployment name '%s' appears twice; names must be unique"
+                            % (where, path, dep["name"]))
+        names.add(dep["name"])
+        if dep["engine"] not in ENGINES:
+            raise PlanError("%s: key '%s.engine' is '%s'; it must be one of %s"
+                            % (where, path, dep["engine"], ", ".join(sorted(ENGINES))))
+        if not any(k in dep for k in _MATCH_KEYS):
+            raise PlanError("%s: key '%s' needs at least one of %s to say which GPUs it serves"
+                            % (where, path, ", ".join(sorted(_MATCH_KEYS))))
+        if "refuse" in dep:
+            continue
+        for key in _SERVING_KEYS:
+            if key not in dep:
+                raise PlanError("%s: key '%s.%s' is missing (needed unless the deployment has 'refuse')"
+                                % (where, path, key))
+        if dep["build"] not in builds:
+            raise PlanError("%s: key '%s.build' is '%s', which is not in builds (%s)"
+                            % (where, path, dep["build"], ", ".join(sorted(builds))))
+        if dep["tensor_parallel_size"] < 1:
+            raise PlanError("%s: key '%s.tensor_parallel_size' must be an integer >= 1, found %s"
+                            % (where, path, dep["tensor_parallel_size"]))
+        if not 0 < dep["mem_fraction"] <= 1:
+            raise PlanError("%s: key '%s.mem_fraction' must be a number in (0, 1], found %s"
+                            % (where, path, dep["mem_fraction"]))
+        for token in _REQUIRED_PLACEHOLDERS:
+            if token not in dep["command"]:
+                raise PlanError("%s: key '%s.command' must contain the token '%s' so the plan's value reaches "
+                                "the engine" % (where, path, token))
+        if dep.get("speculative_args") and "{speculative}" not in dep["command"]:
+            raise PlanError("%s: key '%s.command' must contain the token '{speculative}' where "
+                            "speculative_args go" % (where, path))
+    for arch, entry in sorted(profile.get("auto_engine", {}).items()):
+        for engine in entry["prefer"]:
+            if engine not in ENGINES:
+                raise PlanError("%s: key 'auto_engine.%s.prefer' names engine '%s'; it must be one of %s"
+                                % (where, arch, engine, ", ".join(sorted(ENGINES))))
+    for index, entry in enumerate(profile.get("unsupported", [])):
+        if not any(k in entry for k in _MATCH_KEYS):
+            raise PlanError("%s: key 'unsupported[%d]' needs at least one of %s"
+                            % (where, index, ", ".join(sorted(_MATCH_KEYS))))
+
+
+def _resolve_profile(model, profiles):
+    known = dict(PROFILES)
+    if profiles is not None:
+        if not isinstance(profiles, dict):
+            raise PlanError("profiles must be a mapping of profile name to profile, found %s" % _describe(profiles))
+        for name in sorted(profiles, key=str):
+            if not isinstance(name, str) or not name:
+                raise PlanError("profiles: profile names must be non-empty strings, found %s" % _describe(name))
+            validate_profile(name, profiles[name])
+            known[name] = profiles[name]
+    if not isinstance(model, str) or model not in known:
+        raise PlanError(
+            "model '%s' is not a known profile; known profiles: %s; add your own through the profiles option"
+            % (model, ", ".join(sorted(known)))
+        )
+    # The planner never hands out (or mutates) the module-level data.
+    return copy.deepcopy(known[model])
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU facts
+# ---------------------------------------------------------------------------------------------
+_GPU_KEYS = ("count", "product", "architecture", "compute_capability", "memory_mib", "uniform", "mig_enabled")
+
+
+def _product_key(product):
+    """First word of the marketing name: 'NVIDIA H100 80GB HBM3' and 'H100' both give 'H100'."""
+    words = [w for w in str(product).split() if w.upper() != "NVIDIA"]
+    return words[0].upper() if words else ""
+
+
+def _describe_gpus(g):
+    return "%d x %s (%s, compute capability %s)" % (g["count"], g["product"], g["architecture"], g["compute_capability"])
+
+
+def _read_gpus(gpus):
+    if not isinstance(gpus, dict):
+        raise PlanError("gpus must be the llmfleet_gpus fact (a mapping) from llmfleet.serving.gpu_facts, found %s"
+                        % _describe(gpus))
+    count = gpus.get("count")
+    if gpus.get("present") is False or count == 0:
+        raise PlanError(
+            "gpus: no GPU found (present: %s, count: %s); DeepSeek-class models need NVIDIA data-center GPUs: "
+            "run the plan on a GPU host with its llmfleet_gpus fact (gpu_facts with required: true stops there)"
+            % (json.dumps(gpus.get("present", True)), json.dumps(count))
+        )
+    missing = [k for k in _GPU_KEYS if gpus.get(k) is None]
+    if missing:
+        raise PlanError("gpus: keys %s are missing or null; pass the llmfleet_gpus fact that "
+                        "llmfleet.serving.gpu_facts sets" % ", ".join(missing))
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise PlanError("gpus.count must be a whole number, found %s" % _describe(count))
+    memory_mib = gpus["memory_mib"]
+    if not isinstance(memory_mib, (int, float)) or isinstance(memory_mib, bool) or memory_mib <= 0:
+        raise PlanError("gpus.memory_mib must be a positive number, found %s" % _describe(memory_mib))
+    devices = gpus.get("devices") or []
+    g = {
+        "count": count,
+        "product": str(gpus["product"]),
+        "product_key": _product_key(gpus["product"]),
+        "architecture": str(gpus["architecture"]),
+        "compute_capability": str(gpus["compute_capability"]),
+        "memory_mib": memory_mib,
+        "driver_version": gpus.get("driver_version"),
+        "cuda_version": gpus.get("cuda_version"),
+        "fp4": gpus.get("fp4"),
+    }
+    if not gpus["uniform"]:
+        counts = {}
+        for dev in devices:
+            counts[dev.get("name", "?")] = counts.get(dev.get("name", "?"), 0) + 1
+        found = ", ".join("%d x %s" % (n, name) for name, n in sorted(counts.items())) or "uniform: false"
+        raise PlanError(
+            "gpus: GPUs of different models on one host (%s); tensor parallelism shards the model evenly, so one "
+            "server needs identical GPUs: serve on a host whose GPUs are all the same model" % found
+        )
+    if gpus["mig_enabled"]:
+        on = [str(dev.get("index")) for dev in devices if str(dev.get("mig_mode", "")).lower() == "enabled"]
+        raise PlanError(
+            "gpus: MIG mode is Enabled (GPU %s); a MIG slice is a fraction of a GPU and cannot hold this model's "
+            "shard or join NCCL tensor parallelism: disable MIG (nvidia-smi -i N -mig 0, then reset the GPU) "
+            "and gather facts again" % (", ".join(on) or "mig_enabled: true")
+        )
+    return g
+
+
+def _matches(entry, g):
+    if "products" in entry and g["product_key"] not in [p.upper() for p in entry["products"]]:
+        return False
+    if "architectures" in entry and g["architecture"] not in entry["architectures"]:
+        return False
+    if "compute_capabilities" in entry and g["compute_capability"] not in entry["compute_capabilities"]:
+        return False
+    return True
+
+
+def _coverage(profile):
+    """'B200 (vllm, sglang), H100 (sglang), ...' from the deployments that serve."""
+    seen = {}
+    for dep in profile["deployments"]:
+        if "refuse" in dep:
+            continue
+        for target in dep.get("products") or dep.get("architectures") or dep.get("compute_capabilities"):
+            engines = seen.setdefault(target, [])
+            if dep["engine"] not in engines:
+                engines.append(dep["engine"])
+    return ", ".join("%s (%s)" % (t, ", ".join(e)) for t, e in seen.items())
+
+
+def _check_supported(model, profile, g):
+    for entry in profile.get("unsupported", []):
+        if _matches(entry, g):
+            raise PlanError(
+                "gpus: %s cannot serve %s: %s. What works: %s"
+                % (_describe_gpus(g), model, entry["reason"], _coverage(profile))
+            )
+
+
+def _find_deployment(profile, engine, g):
+    for dep in profile["deployments"]:
+        if dep["engine"] == engine and _matches(dep, g):
+            return dep
+    return None
+
+
+def _choose_deployment(model, profile, engine, g):
+    """Return (deployment, reason)."""
+    if engine != "auto":
+        dep = _find_deployment(profile, engine, g)
+        if dep is None:
+            raise PlanError(
+                "engine %s: profile %s has no %s deployment for %s; it serves %s; pick another engine or add a "
+                "deployment through the profiles option" % (engine, model, engine, _describe_gpus(g), _coverage(profile))
+            )
+        if "refuse" in dep:
+            raise PlanError("engine %s on %s cannot serve %s: %s" % (engine, _describe_gpus(g), model, dep["refuse"]))
+        return dep, "engine %s: chosen by the user (%s)." % (engine, ENGINES[engine]["label"])
+    auto = profile.get("auto_engine", {}).get(g["architecture"])
+    prefer = auto["prefer"] if auto else []
+    for dep in profile["deployments"]:
+        if dep["engine"] not in prefer:
+            prefer = prefer + [dep["engine"]]
+    for candidate in prefer:
+        dep = _find_deployment(profile, candidate, g)
+        if dep is None or "refuse" in dep:
+            continue
+        if auto and candidate == auto["prefer"][0]:
+            why = auto["reason"]
+        else:
+            why = "the first engine with a %s deployment in profile %s" % (g["product_key"], model)
+        return dep, "engine auto chose %s for %s: %s." % (ENGINES[candidate]["label"], _describe_gpus(g), why)
+    raise PlanError(
+        "engine auto: profile %s has no deployment that serves %s; it serves %s; add a deployment through the "
+        "profiles option" % (model, _describe_gpus(g), _coverage(profile))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensor parallelism and memory
+# ---------------------------------------------------------------------------------------------
+def _gb(value):
+    text = "%.1f" % value
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _choose_tp(requested, dep, g):
+    count = g["count"]
+    valid = [v for v in range(1, count + 1) if count % v == 0]
+    valid_text = ", ".join(str(v) for v in valid)
+    if requested is not None:
+        if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
+            raise PlanError("tensor_parallel_size must be a whole number >= 1, found %s; valid values on this "
+                            "host (%d GPUs): %s" % (_describe(requested), count, valid_text))
+        if requested > count:
+            raise PlanError("tensor_parallel_size %d exceeds the %d GPUs found; valid values on this host: %s"
+                            % (requested, count, valid_text))
+        if count % requested:
+            raise PlanError("tensor_parallel_size %d does not divide the %d GPUs found; valid values on this "
+                            "host: %s" % (requested, count, valid_text))
+        return requested, valid, "tensor_parallel_size %d: set by the user (deployment %s uses %d; %d GPUs found)." % (
+            requested, dep["name"], dep["tensor_parallel_size"], count)
+    tp = dep["tensor_parallel_size"]
+    if tp in valid:
+        return tp, valid, "tensor_parallel_size %d: deployment %s's value; %d GPUs found." % (tp, dep["name"], count)
+    # Fewer GPUs than the tested layout: keep a divisor of it, so heads and experts still split evenly.
+    fallback = max(v for v in valid if v <= tp and tp % v == 0)
+    return fallback, valid, (
+        "tensor_parallel_size %d: deployment %s uses %d, which does not fit the %d GPUs found; %d is the largest "
+        "value that divides both." % (fallback, dep["name"], tp, count, fallback))
+
+
+def _check_memory(profile, dep, build, tp, valid, g):
+    size = build["size_gb"]
+    headroom = profile.get("kv_headroom_gb", _DEFAULT_KV_HEADROOM_GB)
+    fraction = dep["mem_fraction"]
+    gpu_gb = g["memory_mib"] * 1048576 / 1e9
+    usable = fraction * gpu_gb
+    per_gpu = size / tp
+    need = per_gpu + headroom
+    arithmetic = (
+        "%s %s %s GB / tensor_parallel_size %d = %s GB per GPU + %s GB KV-cache headroom = %s GB, "
+        "%s %s x %s GB (%s, %s MiB) = %s GB per GPU usable"
+        % (build.get("label", "build"), build["model_id"], _gb(size), tp, _gb(per_gpu), _gb(headroom), _gb(need),
+           "but" if need > usable else "within", fraction, _gb(gpu_gb), g["product"], g["memory_mib"],
+           _gb(usable))
+    )
+    if need <= usable:
+        return "Memory fits: " + arithmetic + "."
+    fitting = [v for v in valid if size / v + headroom <= usable]
+    if fitting:
+        what = "use tensor_parallel_size %d or a GPU with more memory" % min(fitting)
+    elif usable > headroom:
+        least = int(math.ceil(size / (usable - headroom)))
+        power = 1 << (least - 1).bit_length()
+        what = ("it needs the memory of at least %d such GPUs (e.g. tensor_parallel_size %d on a host with %d), "
+                "and this host has %d: use a host with more GPUs or a GPU with more memory"
+                % (least, power, power, g["count"]))
+    else:
+        what = "use a GPU with more memory"
+    raise PlanError("weights do not fit: %s; %s" % (arithmetic, what))
+
+
+# ---------------------------------------------------------------------------------------------
+# Image and driver
+# ---------------------------------------------------------------------------------------------
+def _image_tag(image):
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def _version_tuple(text):
+    parts = []
+    for piece in str(text).split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def _check_image(image, g, overridden):
+    """Return (min_driver or None, reason)."""
+    tag = _image_tag(image)
+    match = _CUDA_TAG_RE.search(tag)
+    driver = g["driver_version"]
+    found = _version_tuple(driver) if driver else ()
+    if not match:
+        return None, ("Image %s names no CUDA version in its tag (cuNNN): the driver floor is not checked "
+                      "(driver %s found)." % (image, driver))
+    cu = match.group(0)
+    cuda = "%s.%s" % (match.group(2).lstrip("0") or "0", match.group(3))
+    floor = CUDA_DRIVER_FLOORS.get(cu)
+    whose = "the user's image" if overridden else "image"
+    if floor is None:
+        have = g["cuda_version"]
+        if have and _version_tuple(have) and _version_tuple(have) < _version_tuple(cuda):
+            raise PlanError(
+                "image %s: its tag %s needs CUDA %s, but driver %s supports CUDA %s at most (gpus.cuda_version); "
+                "upgrade the NVIDIA driver or use an image built for CUDA %s or older" % (image, cu, cuda, driver, have, have))
+        return None, "Image %s: tag %s (CUDA %s) has no known driver floor; gpus.cuda_version is %s." % (
+            image, cu, cuda, have)
+    if not found:
+        return floor["min_driver"], "Image %s needs driver >= %s (%s, CUDA %s); the driver version is unknown (%s)." % (
+            image, floor["min_driver"], cu, floor["cuda"], driver)
+    if found[0] < int(floor["min_driver"]):
+        older = ["%s (driver >= %s)" % (name, f["min_driver"]) for name, f in sorted(CUDA_DRIVER_FLOORS.items(), reverse=True)
+                 if found[0] >= int(f["min_driver"])]
+        raise PlanError(
+            "gpus.driver_version %s is older than %s %s needs: its tag %s (CUDA %s) needs driver >= %s; upgrade the "
+            "NVIDIA driver to %s or newer%s" % (
+                driver, whose, image, cu, floor["cuda"], floor["min_driver"], floor["min_driver"],
+                (", or use an image whose tag your driver supports: " + ", ".join(older)) if older else "")
+        )
+    return floor["min_driver"], "Driver %s >= %s, which %s %s needs (tag %s, CUDA %s)." % (
+        driver, floor["min_driver"], whose, image, cu, floor["cuda"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Command, env, extra args
+# ---------------------------------------------------------------------------------------------
+def _flag_key(token, engine):
+    """Canonical name of a flag token, or None for a value. '--a_b=1' and '--no-a-b' both give '--a-b' (vLLM)."""
+    if not token.startswith("-") or _NUMBER_RE.match(token) or token in ("-", "--"):
+        return None
+    name = token.split("=", 1)[0]
+    data = ENGINES[engine]
+    if data["flag_underscores_are_dashes"]:
+        name = name[:2] + name[2:].replace("_", "-")
+    if name.startswith("--no-"):
+        name = "--" + name[5:]
+    return data["flag_aliases"].get(name, name)
+
+
+def _render_command(dep, values, speculative):
+    command = []
+    for token in dep["command"]:
+        if token == "{speculative}":
+            if speculative:
+                command.extend(dep.get("speculative_args", []))
+        elif token in values:
+            command.append(values[token])
+        else:
+            command.append(token)
+    return command
+
+
+def _stringify(value, where):
+    if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+        raise PlanError("%s: found %s; give a string (quote it in YAML, e.g. '1' or 'true') so the engine gets "
+                        "exactly that text" % (where, _describe(value)))
+    return str(value)
+
+
+def _merge_env(dep_env, user_env, engine):
+    if user_env is None:
+        user_env = {}
+    if not isinstance(user_env, dict):
+        raise PlanError("env must be a mapping of variable name to value, found %s" % _describe(user_env))
+    merged = dict(dep_env)
+    for key in sorted(user_env, key=str):
+        if not isinstance(key, str) or not _ENV_NAME_RE.match(key):
+            raise PlanError("env: variable name %s is not valid; names are letters, digits and _ and do not "
+                            "start with a digit" % _describe(key))
+        if key in ENGINES[engine]["secret_env"]:
+            raise PlanError("env.%s: secrets never enter the plan (it is returned, logged and hashed); give the "
+                            "secret to the serve role, which passes it as plan.secrets describes" % key)
+        merged[key] = _stringify(user_env[key], "env.%s" % key)
+    return dict(sorted(merged.items()))
+
+
+def _check_extra_args(extra_args, command, engine, dep):
+    if extra_args is None:
+        return []
+    if not isinstance(extra_args, list):
+        raise PlanError("extra_args must be a list of strings, found %s" % _describe(extra_args))
+    args = [_stringify(a, "extra_args[%d]" % i) for i, a in enumerate(extra_args)]
+    data = ENGINES[engine]
+    present = {}
+    for index, token in enumerate(command):
+        key = _flag_key(token, engine)
+        if key is not None and key not in present:
+            following = command[index + 1] if index + 1 < len(command) else None
+            shown = token
+            if "=" not in token and following is not None and _flag_key(following, engine) is None:
+                shown = "%s %s" % (token, following)
+            present[key] = shown
+    for token in args:
+        key = _flag_key(token, engine)
+        if key is None:
+            continue
+        if key in [_flag_key(f, engine) for f in data["secret_flags"]]:
+            raise PlanError("extra_args: '%s' would put a secret on the command line and into the plan; give the "
+                            "API key to the serve role, which passes it to %s as plan.secrets.api_key says"
+                            % (token, data["label"]))
+        if key in present:
+            option = data["flag_options"].get(key)
+            what = ("set it through the %s option instead" % option) if option else (
+                "to change it, override the profile's deployment through the profiles option")
+            raise PlanError(
+                "extra_args: '%s' duplicates '%s' that deployment %s already sets; %s reads one value and silently "
+                "drops the other, so a second copy is refused: %s" % (token, present[key], dep["name"], data["label"], what)
+            )
+    return args
+
+
+def _check_options(engine, port, served_model_name, hf_cache_dir, image, speculative, container_name):
+    if engine not in ENGINE_CHOICES:
+        raise PlanError("engine '%s' is not known; use one of %s" % (engine, ", ".join(ENGINE_CHOICES)))
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise PlanError("port %s is outside 1-65535; use a free TCP port such as %d (the default)"
+                        % (_describe(port), DEFAULT_PORT))
+    if not isinstance(served_model_name, str) or not served_model_name or any(c.isspace() for c in served_model_name):
+        raise PlanError("served_model_name %s must be a non-empty string without spaces, e.g. '%s'"
+                        % (_describe(served_model_name), DEFAULT_SERVED_MODEL_NAME))
+    if not isinstance(hf_cache_dir, str) or not hf_cache_dir.startswith("/") or ":" in hf_cache_dir:
+        raise PlanError(
+            "hf_cache_dir %s is not an absolute path without ':'; the container unit runs docker as root, where ~ "
+            "is /root: use %s (the default) or another absolute directory" % (_describe(hf_cache_dir), DEFAULT_HF_CACHE_DIR)
+        )
+    if image is not None and (not isinstance(image, str) or not image or any(c.isspace() for c in image)):
+        raise PlanError("image %s must be an image reference such as vllm/vllm-openai:deepseekv4-cu130"
+                        % _describe(image))
+    if speculative is not None and not isinstance(speculative, bool):
+        raise PlanError("speculative must be true, false or unset (the deployment's default), found %s"
+                        % _describe(speculative))
+    if container_name is not None and (not isinstance(container_name, str)
+                                       or not _CONTAINER_NAME_RE.match(container_name)):
+        raise PlanError("container_name %s is not a valid container name; use letters, digits, '_', '.', '-', "
+                        "starting with a letter or digit, e.g. llmfleet-deepseek" % _describe(container_name))
+
+
+def plan_hash(plan):
+    """sha256 of the canonical JSON of what makes up the running server (HASHED_KEYS)."""
+    subset = {key: plan[key] for key in HASHED_KEYS}
+    canonical = json.dumps(subset, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=None, image=None, port=DEFAULT_PORT,
+               served_model_name=DEFAULT_SERVED_MODEL_NAME, hf_cache_dir=DEFAULT_HF_CACHE_DIR, extra_args=None,
+               env=None, speculative=None, container_name=None, profiles=None):
+    """Return the plan dict (keys as in docs/architecture.md) or raise PlanError."""
+    _check_options(engine, port, served_model_name, hf_cache_dir, image, speculative, container_name)
+    profile = _resolve_profile(model, profiles)
+    g = _read_gpus(gpus)
+    _check_supported(model, profile, g)
+    dep, engine_reason = _choose_deployment(model, profile, engine, g)
+    chosen_engine = dep["engine"]
+    engine_data = ENGINES[chosen_engine]
+    build = profile["builds"][dep["build"]]
+    reasons = [engine_reason]
+    reasons.append("%s %s FP4 tensor cores: using the %s %s (%s GB)." % (
+        g["product"], "(%s, compute capability %s) has" % (g["architecture"], g["compute_capability"])
+        if g["fp4"] else "(%s, compute capability %s) has no" % (g["architecture"], g["compute_capability"]),
+        build.get("label", dep["build"] + " build"), build["model_id"], _gb(build["size_gb"])))
+
+    tp, valid, tp_reason = _choose_tp(tensor_parallel_size, dep, g)
+    memory_reason = _check_memory(profile, dep, build, tp, valid, g)
+
+    chosen_image = image if image is not None else dep["image"]
+    if image is not None and image != dep["image"]:
+        reasons.append("Image %s: set by the user (deployment %s uses %s)." % (image, dep["name"], dep["image"]))
+    else:
+        reasons.append("Image %s: deployment %s (%s)%s" % (
+            chosen_image, dep["name"], dep.get("source", "profile data"),
+            (". " + dep["note"]) if dep.get("note") else "."))
+    min_driver, driver_reason = _check_image(chosen_image, g, image is not None and image != dep["image"])
+    reasons.extend([tp_reason, memory_reason, driver_reason])
+
+    spec_args = dep.get("speculative_args", [])
+    spec_default = dep.get("speculative_default", bool(spec_args))
+    use_spec = spec_default if speculative is None else speculative
+    if use_spec and not spec_args:
+        raise PlanError("speculative: true, but deployment %s defines no speculative_args; leave speculative unset "
+                        "or add speculative_args to the deployment through the profiles option" % dep["name"])
+    if spec_args:
+        reasons.append("Speculative decoding %s (%s): %s." % (
+            "on" if use_spec else "off", "the deployment's default" if speculative is None else "set by the user",
+            " ".join(spec_args) if use_spec else "speculative: true would add " + " ".join(spec_args)))
+
+    values = {
+        "{model_id}": build["model_id"],
+        "{served_model_name}": served_model_name,
+        "{tensor_parallel_size}": str(tp),
+        "{mem_fraction}": str(dep["mem_fraction"]),
+        "{port}": str(port),
+    }
+    command = _render_command(dep, values, use_spec)
+    if "{port}" not in dep["command"] and port != engine_data["listen_port"]:
+        command.extend(values.get(t, t) for t in engine_data["port_args"])
+        reasons.append("Port %d differs from %s's default %d: added %s." % (
+            port, engine_data["label"], engine_data["listen_port"], " ".join(values.get(t, t) for t in engine_data["port_args"])))
+    extra = _check_extra_args(extra_args, command, chosen_engine, dep)
+    if extra:
+        command.extend(extra)
+        reasons.append("extra_args appended after the deployment's flags: %s." % " ".join(extra))
+    plan_env = _merge_env(dep.get("env", {}), env, chosen_engine)
+    if env:
+        reasons.append("env set by the user over the deployment's: %s." % ", ".join(sorted(str(k) for k in env)))
+
+    name = container_name or "llmfleet-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", served_model_name).lstrip("-_.")
+    port_map = "%d:%d" % (port, port)
+    volume = "%s:%s" % (hf_cache_dir, CONTAINER_HF_CACHE)
+    container = {
+        "name": name,
+        "gpus": "all",
+        "ipc": "host",
+        "shm_size": dep.get("shm_size"),
+        "ports": [port_map],
+        "volumes": [volume],
+    }
+    docker_run = ["docker", "run", "-d", "--gpus", container["gpus"], "--ipc=" + container["ipc"]]
+    if container["shm_size"]:
+        docker_run.extend(["--shm-size", container["shm_size"]])
+    docker_run.extend(["-p", port_map])
+    for key, value in plan_env.items():
+        docker_run.extend(["-e", "%s=%s" % (key, value)])
+    docker_run.extend(["-v", volume, chosen_image])
+    docker_run.extend(command)
+
+    plan = {
+        "profile": model,
+        "deployment": dep["name"],
+        "engine": chosen_engine,
+        "model_id": build["model_id"],
+        "weights": dep["build"],
+        "weights_size_gb": build["size_gb"],
+        "image": chosen_image,
+        "min_driver": min_driver,
+        "served_model_name": served_model_name,
+        "port": port,
+        "tensor_parallel_size": tp,
+        "env": plan_env,
+        "command": command,
+        "container": container,
+        "docker_run": docker_run,
+        "secrets": copy.deepcopy(engine_data["secrets"]),
+        "readiness": dict(profile.get("readiness", _DEFAULT_READINESS)),
+    }
+    plan["hash"] = plan_hash(plan)
+    plan["reasons"] = reasons
+    return plan

@@ -1,0 +1,360 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: llmfleet.serving contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: llm_benchmark
+short_description: Benchmark an OpenAI-compatible LLM endpoint with vllm bench serve's workload and metrics
+version_added: "0.1.0"
+author:
+  - llmfleet founding engineers (@llmfleet)
+description:
+  - Runs the seed's serving benchmark (by default 8192 input / 1024 output tokens, 512 prompts,
+    32 concurrent requests) against an OpenAI-compatible C(/v1/chat/completions) endpoint, with the
+    request shape, dataset and metric definitions of C(vllm bench serve), and returns the result in
+    vLLM's field names.
+  - With O(driver=client) (default) the load generator runs where the module runs: the controller
+    by default (the benchmark role delegates to C(localhost)) or a load-generator host. It needs the
+    Python package C(aiohttp) there.
+  - With O(driver=engine) the caller ran the engine's own benchmark (C(vllm bench serve --save-result)
+    or C(python3 -m sglang.bench_serving --output-file)) and passes its JSON as O(engine_result);
+    the module normalises it into the same result.
+  - Also returns the local fact and Prometheus textfile content for the served host, and checks
+    the result against a previous one (O(baseline)) when O(regression_threshold_pct) is set.
+  - A run whose requests did not match the requested workload (fewer completion tokens than asked,
+    C(finish_reason) other than C(length), other prompt lengths) is reported as invalid
+    (RV(result.llmfleet.valid) false) and makes the module fail unless O(fail_on_invalid=false).
+  - Zero successful requests fail the module; no fact or file is produced from empty numbers.
+options:
+  base_url:
+    description: Server root URL, without C(/v1).
+    type: str
+    required: true
+  endpoint:
+    description: Path of the chat completions endpoint.
+    type: str
+    default: /v1/chat/completions
+  served_model_name:
+    description: Model name to send (the server's C(--served-model-name)).
+    type: str
+    required: true
+  model_id:
+    description: Weights repository recorded in the result as C(model_id) and C(tokenizer_id).
+    type: str
+  api_key:
+    description: Bearer token for servers started with an API key.
+    type: str
+  driver:
+    description: Where the load comes from.
+    type: str
+    choices: [client, engine]
+    default: client
+  engine:
+    description: With O(driver=engine), which engine's benchmark wrote O(engine_result).
+    type: str
+    choices: [vllm, sglang]
+  engine_result:
+    description: With O(driver=engine), the JSON object the engine's benchmark saved.
+    type: dict
+  random_input_len:
+    description: Prompt length in tokens.
+    type: int
+    default: 8192
+  random_output_len:
+    description: Completion length in tokens (sent as C(max_completion_tokens) with C(ignore_eos)).
+    type: int
+    default: 1024
+  random_range_ratio:
+    description: Length spread, as in vLLM (0 means fixed lengths).
+    type: float
+    default: 0.0
+  num_prompts:
+    description: Number of measured requests.
+    type: int
+    default: 512
+  max_concurrency:
+    description: Closed-loop concurrency (a semaphore, as in vLLM). Omit for no limit.
+    type: int
+    default: 32
+  request_rate:
+    description: Requests per second, or C(inf) to send as fast as the concurrency allows.
+    type: str
+    default: inf
+  burstiness:
+    description: Gamma shape of request intervals when O(request_rate) is finite (1 = Poisson).
+    type: float
+    default: 1.0
+  seed:
+    description: Seed of the random dataset and arrival times.
+    type: int
+    default: 0
+  num_warmups:
+    description: Warm-up requests sent before the measured run and excluded from it.
+    type: int
+    default: 1
+  request_timeout:
+    description: Seconds one request may take before it counts as failed (a stalled stream).
+    type: float
+    default: 3600
+  metric_percentiles:
+    description: Percentiles reported for every latency metric.
+    type: list
+    elements: float
+    default: [50, 90, 99]
+  goodput:
+    description: SLOs in milliseconds; a request is good when it meets all given ones.
+    type: dict
+    suboptions:
+      ttft:
+        description: Time to first token SLO (ms).
+        type: float
+      tpot:
+        description: Time per output token SLO (ms).
+        type: float
+      e2el:
+        description: End-to-end latency SLO (ms).
+        type: float
+  workers:
+    description: Load-generator processes (raise it for very high request rates).
+    type: int
+    default: 1
+  labels:
+    description:
+      - What the result was measured on, stored with it (for example C(host), C(plan_hash), C(image),
+        C(gpu), C(driver_version), C(engine)). Values are strings.
+    type: dict
+    default: {}
+  baseline:
+    description: The previous result (or fact) to compare with.
+    type: dict
+  regression_threshold_pct:
+    description:
+      - Fail when output throughput dropped, or p99 TTFT grew, by more than this many percent
+        against O(baseline). No gate when omitted.
+    type: float
+  fail_on_invalid:
+    description: Fail when the run did not measure the requested workload.
+    type: bool
+    default: true
+  result_path:
+    description: Write the result JSON here (mode 0644), where the module runs.
+    type: path
+notes:
+  - In check mode nothing is sent to the server and nothing is written; the module reports what it would run.
+seealso:
+  - name: vllm bench serve
+    description: The benchmark whose workload and metrics this module reproduces.
+    link: https://docs.vllm.ai/en/latest/cli/bench/serve.html
+"""
+
+EXAMPLES = r"""
+- name: Run the seed benchmark against a host, from the controller
+  llmfleet.serving.llm_benchmark:
+    base_url: "http://{{ ansible_host }}:8000"
+    served_model_name: deepseek
+    model_id: deepseek-ai/DeepSeek-V4-Flash
+    labels:
+      host: "{{ inventory_hostname }}"
+      plan_hash: "{{ llmfleet_plan.hash }}"
+  delegate_to: localhost
+  register: bench
+
+- name: Short smoke benchmark with a regression gate
+  llmfleet.serving.llm_benchmark:
+    base_url: http://10.0.0.5:8000
+    served_model_name: deepseek
+    num_prompts: 32
+    random_input_len: 1024
+    random_output_len: 128
+    baseline: "{{ ansible_local.llmfleet_benchmark | default(omit) }}"
+    regression_threshold_pct: 10
+  delegate_to: localhost
+
+- name: Normalise the engine's own benchmark output
+  llmfleet.serving.llm_benchmark:
+    base_url: http://127.0.0.1:8000
+    served_model_name: deepseek
+    driver: engine
+    engine: vllm
+    engine_result: "{{ engine_json.content | b64decode | from_json }}"
+"""
+
+RETURN = r"""
+result:
+  description:
+    - The benchmark result in C(vllm bench serve --save-result) field names (C(duration), C(completed),
+      C(failed), C(output_throughput), C(mean_ttft_ms), C(p99_itl_ms), ...), plus an C(llmfleet) dictionary
+      with our additions (validity and contract checks, token-weighted ITL, first-token TTFT, client self-check).
+  returned: when the benchmark ran
+  type: dict
+summary:
+  description: The result table in the layout C(vllm bench serve) prints.
+  returned: when the benchmark ran
+  type: str
+fact:
+  description: Content for C(/etc/ansible/facts.d/llmfleet_benchmark.fact) on the served host.
+  returned: when the benchmark ran
+  type: dict
+prometheus:
+  description: Content for a node-exporter textfile-collector C(.prom) file.
+  returned: when the benchmark ran
+  type: str
+regression:
+  description: The regression verdict (C(checked), C(passed), C(message), C(details)).
+  returned: when the benchmark ran
+  type: dict
+"""
+
+import json
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_store import (
+    build_fact,
+    normalize_engine_result,
+    prometheus_textfile,
+    regression_check,
+)
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError, LlmfleetError
+
+CLIENT_OPTIONS = (
+    "base_url", "endpoint", "served_model_name", "model_id", "api_key", "random_input_len", "random_output_len",
+    "random_range_ratio", "num_prompts", "max_concurrency", "request_rate", "burstiness", "seed", "num_warmups",
+    "request_timeout", "metric_percentiles", "goodput", "workers",
+)
+
+
+def _client_config(params):
+    config = {key: params[key] for key in CLIENT_OPTIONS}
+    rate = str(config["request_rate"]).strip().lower()
+    try:
+        config["request_rate"] = float("inf") if rate == "inf" else float(rate)
+    except ValueError:
+        raise BenchmarkError("request_rate must be a number of requests per second or 'inf', got %r" % params["request_rate"])
+    config["goodput"] = {k: v for k, v in (params["goodput"] or {}).items() if v is not None}
+    return config
+
+
+def _run_client(config):
+    # Imported here: the client needs aiohttp, which only the load-generator host must have.
+    from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_client, _bench_report
+    result = _bench_client.run_benchmark(config)
+    return result, _bench_report.format_summary(result)
+
+
+def _write_json(path, data):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".llm_benchmark.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(module):
+    params = module.params
+    if params["driver"] == "engine":
+        if not params["engine"] or params["engine_result"] is None:
+            raise BenchmarkError("driver=engine needs engine (vllm or sglang) and engine_result (the JSON its benchmark saved)")
+        result = normalize_engine_result(params["engine_result"], params["engine"])
+        from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_report
+        summary = _bench_report.format_summary(result)
+    else:
+        config = _client_config(params)
+        if module.check_mode:
+            shown = dict(config, api_key="********" if config["api_key"] else None)
+            return {"changed": False, "msg": "check mode: the benchmark was not run", "config": shown}
+        result, summary = _run_client(config)
+
+    if not result.get("completed"):
+        errors = result.get("errors") or []
+        first = next((e for e in errors if e), "no error recorded")
+        raise BenchmarkError(
+            "No request succeeded (%s failed) against %s%s: first error: %s. No result was stored."
+            % (result.get("failed", "all"), params["base_url"], params["endpoint"], first)
+        )
+    labels = {key: str(value) for key, value in params["labels"].items() if value is not None}
+    labels.setdefault("model", params["served_model_name"])
+    now = time.time()
+    fact = build_fact(result, labels, now)
+    fact["time_iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    prometheus = prometheus_textfile(result, labels, now)
+    regression = regression_check(result, params["baseline"], params["regression_threshold_pct"])
+
+    changed = False
+    if params["result_path"] and not module.check_mode:
+        _write_json(params["result_path"], result)
+        changed = True
+
+    outcome = {"changed": changed, "result": result, "summary": summary, "fact": fact,
+               "prometheus": prometheus, "regression": regression}
+    llmfleet = result.get("llmfleet", {})
+    if not llmfleet.get("valid", True) and params["fail_on_invalid"]:
+        outcome["failed"] = True
+        outcome["msg"] = ("The run did not measure the requested workload: %s. Its numbers are not stored as the "
+                          "host's result; fix the server (ignore_eos, max_completion_tokens) or set fail_on_invalid=false."
+                          % "; ".join(llmfleet.get("invalid_reasons") or ["see result.llmfleet"]))
+    elif not regression["passed"]:
+        outcome["failed"] = True
+        outcome["msg"] = regression["message"]
+    return outcome
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            base_url=dict(type="str", required=True),
+            endpoint=dict(type="str", default="/v1/chat/completions"),
+            served_model_name=dict(type="str", required=True),
+            model_id=dict(type="str"),
+            api_key=dict(type="str", no_log=True),
+            driver=dict(type="str", choices=["client", "engine"], default="client"),
+            engine=dict(type="str", choices=["vllm", "sglang"]),
+            engine_result=dict(type="dict"),
+            random_input_len=dict(type="int", default=8192),
+            random_output_len=dict(type="int", default=1024),
+            random_range_ratio=dict(type="float", default=0.0),
+            num_prompts=dict(type="int", default=512),
+            max_concurrency=dict(type="int", default=32),
+            request_rate=dict(type="str", default="inf"),
+            burstiness=dict(type="float", default=1.0),
+            seed=dict(type="int", default=0),
+            num_warmups=dict(type="int", default=1),
+            request_timeout=dict(type="float", default=3600),
+            metric_percentiles=dict(type="list", elements="float", default=[50, 90, 99]),
+            goodput=dict(type="dict", options=dict(
+                ttft=dict(type="float"), tpot=dict(type="float"), e2el=dict(type="float"))),
+            workers=dict(type="int", default=1),
+            labels=dict(type="dict", default={}),
+            baseline=dict(type="dict"),
+            regression_threshold_pct=dict(type="float"),
+            fail_on_invalid=dict(type="bool", default=True),
+            result_path=dict(type="path"),
+        ),
+        required_if=[("driver", "engine", ("engine", "engine_result"))],
+        supports_check_mode=True,
+    )
+    try:
+        outcome = run(module)
+    except LlmfleetError as exc:
+        module.fail_json(msg=str(exc))
+    if outcome.pop("failed", False):
+        module.fail_json(**outcome)
+    module.exit_json(**outcome)
+
+
+if __name__ == "__main__":
+    main()

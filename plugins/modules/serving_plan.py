@@ -1,0 +1,337 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: llmfleet.serving contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: serving_plan
+short_description: Plan how to serve a large model on a host's GPUs (vLLM or SGLang in a container)
+version_added: "0.1.0"
+description:
+  - A pure planner. From a model profile, the host's GPU facts (C(llmfleet_gpus), set by
+    M(llmfleet.serving.gpu_facts)) and the user's choices it computes one serving plan - engine, weights build,
+    container image, tensor parallelism, environment, the engine's argument vector and an equivalent C(docker run) -
+    and returns it as O(plan). It changes nothing and never reports C(changed).
+  - The same inputs give the same plan, byte for byte. RV(plan.hash) is a digest of everything that makes up the
+    running server, so a role can restart the server only when the hash changes.
+  - For 8 x B200 with O(engine=sglang), 8 x H100 with O(engine=sglang) and 8 x B200 with O(engine=vllm),
+    the plan reproduces the three C(docker run) commands of the DeepSeek-V4-Flash seed guide token for token.
+  - Impossible plans are refused with a message that names what was found, why it cannot work and what would -
+    for example A100, L40S or RTX PRO 6000 GPUs, mixed GPU models, MIG, C(engine=vllm) on Hopper, a tensor
+    parallel size that does not divide the GPU count, weights that do not fit in GPU memory (with the arithmetic),
+    or a driver older than the image's CUDA needs.
+  - Model profiles are data. The built-in profile C(deepseek-v4-flash) lives in
+    C(plugins/module_utils/_profiles.py); O(profiles) adds profiles or replaces built-in ones by name.
+  - Secrets never enter the planner. RV(plan.secrets) says how the chosen engine takes each secret, so the serve
+    role can hand them over without putting them on a command line.
+author:
+  - llmfleet founding engineers (@llmfleet)
+attributes:
+  check_mode:
+    support: full
+    description: The module never changes anything; check mode returns the same plan.
+  diff_mode:
+    support: none
+options:
+  model:
+    description:
+      - Name of the model profile to plan for. C(deepseek-v4-flash) is built in; O(profiles) can add more.
+    type: str
+    default: deepseek-v4-flash
+  engine:
+    description:
+      - Inference engine. V(auto) picks by GPU architecture as the profile says; for C(deepseek-v4-flash)
+        vLLM on Blackwell (the seed's best measured B200 output throughput, 1,469 tok/s, was vLLM's) and
+        SGLang on Hopper (the seed serves Hopper only with SGLang and the FP8 build).
+    type: str
+    choices: [vllm, sglang, auto]
+    default: auto
+  gpus:
+    description:
+      - The C(llmfleet_gpus) fact of the host that will serve, as set by M(llmfleet.serving.gpu_facts)
+        (keys C(count), C(product), C(architecture), C(compute_capability), C(memory_mib), C(driver_version),
+        C(cuda_version), C(fp4), C(uniform), C(mig_enabled), C(present), C(devices)).
+    type: dict
+    required: true
+  tensor_parallel_size:
+    description:
+      - Number of GPUs one model replica is sharded over. Must divide the GPU count and not exceed it.
+      - Default is the matching deployment's value (4 on B200, 8 on H100, 4 on H200); on a host with fewer GPUs
+        the largest value that divides both the GPU count and that value.
+    type: int
+  image:
+    description:
+      - Container image to run instead of the deployment's. A C(cuNNN) tag is still checked against the driver
+        (C(cu130) needs driver 580 or newer, C(cu129) 575).
+    type: str
+  port:
+    description:
+      - TCP port the server listens on, on the host and in the container.
+    type: int
+    default: 8000
+  served_model_name:
+    description:
+      - Model name the OpenAI-compatible API serves (what clients send as C(model)).
+    type: str
+    default: deepseek
+  hf_cache_dir:
+    description:
+      - Absolute host directory mounted at C(/root/.cache/huggingface) in the container for the weights.
+      - The seed mounts C(~/.cache/huggingface); the serve role's unit runs docker as root, hence C(/root).
+    type: str
+    default: /root/.cache/huggingface
+  extra_args:
+    description:
+      - Engine arguments appended after the deployment's arguments.
+      - A flag the plan already sets (in any spelling the engine accepts, for example C(--tp-size) for SGLang's
+        C(--tp) or C(--kv_cache_dtype) for vLLM's C(--kv-cache-dtype)) is refused; use the matching option or a
+        profile override. C(--api-key) is refused: secrets go to the serve role.
+    type: list
+    elements: str
+    default: []
+  env:
+    description:
+      - Environment variables for the container, merged over the deployment's. Values are strings (numbers are
+        converted; booleans and null are refused so the engine gets exactly the text intended).
+      - Secret variables (C(HF_TOKEN), C(HUGGING_FACE_HUB_TOKEN), C(VLLM_API_KEY)) are refused.
+    type: dict
+    default: {}
+  speculative:
+    description:
+      - Speculative decoding. Unset means the deployment's default (on for the seed's SGLang commands, which use
+        EAGLE; off for the seed's vLLM command). V(false) removes exactly the speculative flags; V(true) on vLLM
+        adds the recipe's MTP configuration.
+    type: bool
+  container_name:
+    description:
+      - Name of the container. Default C(llmfleet-<served_model_name>).
+    type: str
+  profiles:
+    description:
+      - User model profiles, by name, with the same shape as the built-in ones in
+        C(plugins/module_utils/_profiles.py). A profile with a built-in name replaces the built-in one as a whole.
+      - Every profile given is validated; a malformed one fails with the profile name, the key and the expected type.
+    type: dict
+    default: {}
+notes:
+  - Memory check - weights size / tensor parallel size plus the profile's KV-cache headroom (10 GB per GPU for
+    C(deepseek-v4-flash)) must fit in the engine's memory fraction of the smallest GPU.
+  - RV(plan.docker_run) is the equivalent C(docker run) without the container name and secrets, which the serve
+    role adds.
+seealso:
+  - module: llmfleet.serving.gpu_facts
+"""
+
+EXAMPLES = r"""
+- name: Read the GPUs
+  llmfleet.serving.gpu_facts:
+
+- name: Plan DeepSeek-V4-Flash with the engine the GPUs suit best
+  llmfleet.serving.serving_plan:
+    gpus: "{{ ansible_facts.llmfleet_gpus }}"
+  register: serving
+
+- name: Show why
+  ansible.builtin.debug:
+    var: serving.plan.reasons
+
+- name: SGLang without speculative decoding, on another port, with an extra flag
+  llmfleet.serving.serving_plan:
+    gpus: "{{ ansible_facts.llmfleet_gpus }}"
+    engine: sglang
+    speculative: false
+    port: 8080
+    extra_args: [--swa-full-tokens-ratio, "0.1"]
+    env:
+      NCCL_DEBUG: WARN
+
+- name: Add a model profile of your own
+  llmfleet.serving.serving_plan:
+    gpus: "{{ ansible_facts.llmfleet_gpus }}"
+    model: my-model
+    engine: vllm
+    profiles:
+      my-model:
+        builds:
+          bf16: {model_id: my-org/my-model, size_gb: 60, label: BF16 build}
+        deployments:
+          - name: hopper-vllm
+            engine: vllm
+            architectures: [hopper, blackwell]
+            build: bf16
+            image: vllm/vllm-openai:v0.20.0
+            tensor_parallel_size: 2
+            mem_fraction: 0.9
+            command: [--model, "{model_id}", --served-model-name, "{served_model_name}",
+                      --tensor-parallel-size, "{tensor_parallel_size}", --gpu-memory-utilization, "{mem_fraction}"]
+"""
+
+RETURN = r"""
+plan:
+  description: The serving plan. The serve role renders RV(plan.container), RV(plan.env), RV(plan.image) and
+    RV(plan.command) into a unit and never derives a flag of its own.
+  returned: success
+  type: dict
+  contains:
+    profile:
+      description: Model profile used.
+      type: str
+      sample: deepseek-v4-flash
+    deployment:
+      description: Name of the profile's deployment entry that matched the GPUs and engine.
+      type: str
+      sample: b200-vllm
+    engine:
+      description: Inference engine, V(vllm) or V(sglang).
+      type: str
+      sample: vllm
+    model_id:
+      description: Weights repository the engine loads.
+      type: str
+      sample: deepseek-ai/DeepSeek-V4-Flash
+    weights:
+      description: Name of the weights build in the profile (C(native) FP4+FP8 or C(fp8)).
+      type: str
+      sample: native
+    weights_size_gb:
+      description: Size of the weights on disk, in GB (decimal).
+      type: float
+      sample: 146
+    image:
+      description: Container image.
+      type: str
+      sample: vllm/vllm-openai:deepseekv4-cu130
+    min_driver:
+      description: Oldest NVIDIA driver major version the image's CUDA needs (from a C(cuNNN) tag); null when the
+        tag names no CUDA version.
+      type: str
+      sample: "580"
+    served_model_name:
+      description: Model name the API serves.
+      type: str
+      sample: deepseek
+    port:
+      description: TCP port on the host and in the container.
+      type: int
+      sample: 8000
+    tensor_parallel_size:
+      description: GPUs one replica is sharded over.
+      type: int
+      sample: 4
+    env:
+      description: Non-secret environment of the container, sorted by name.
+      type: dict
+      sample: {SGLANG_DSV4_FP4_EXPERTS: "0"}
+    command:
+      description: Argument vector given to the container after the image (vLLM's image entrypoint is the server;
+        for SGLang it starts with C(python3 -m sglang.launch_server)).
+      type: list
+      elements: str
+      sample: [--model, deepseek-ai/DeepSeek-V4-Flash, --served-model-name, deepseek, --tensor-parallel-size, "4"]
+    container:
+      description: How the container runs.
+      type: dict
+      contains:
+        name:
+          description: Container name.
+          type: str
+          sample: llmfleet-deepseek
+        gpus:
+          description: Value of C(--gpus).
+          type: str
+          sample: all
+        ipc:
+          description: IPC namespace mode (C(--ipc)).
+          type: str
+          sample: host
+        shm_size:
+          description: C(--shm-size) when the deployment asks for one, else null.
+          type: str
+          sample: null
+        ports:
+          description: Published ports, C(host:container).
+          type: list
+          elements: str
+          sample: ["8000:8000"]
+        volumes:
+          description: Bind mounts, C(host:container).
+          type: list
+          elements: str
+          sample: ["/root/.cache/huggingface:/root/.cache/huggingface"]
+    docker_run:
+      description: Argument vector of an equivalent C(docker run) (as in the seed guide; no name, no secrets).
+      type: list
+      elements: str
+      sample: [docker, run, -d, --gpus, all, --ipc=host, -p, "8000:8000", -v,
+               "/root/.cache/huggingface:/root/.cache/huggingface", "vllm/vllm-openai:deepseekv4-cu130", --model]
+    secrets:
+      description: How each secret reaches this engine (never the values). C(api_key) is C({via: env, name:
+        VLLM_API_KEY}) for vLLM and C({via: arg, name: --api-key}) for SGLang; C(hf_token) is a file mounted at
+        C(mount) whose path is given in the environment variable C(env).
+      type: dict
+      sample:
+        api_key: {via: env, name: VLLM_API_KEY}
+        hf_token: {via: file, env: HF_TOKEN_PATH, mount: /run/secrets/hf_token}
+    readiness:
+      description: How to tell the server is ready - C(health_path), C(models_path) and C(timeout_s) (V4 can load
+        for up to an hour).
+      type: dict
+      sample: {health_path: /health, models_path: /v1/models, timeout_s: 3600}
+    hash:
+      description: sha256 of the canonical JSON (sorted keys, no spaces) of C(engine), C(model_id), C(image),
+        C(served_model_name), C(port), C(tensor_parallel_size), C(env), C(command), C(container) and C(secrets) -
+        everything that changes the running server; not of C(reasons).
+      type: str
+      sample: 3f0c...e9
+    reasons:
+      description: One sentence per choice - engine, weights build, image and its source, tensor parallel size,
+        the memory arithmetic, the driver check, speculative decoding, overrides.
+      type: list
+      elements: str
+      sample:
+        - "H100 (hopper, compute capability 9.0) has no FP4 tensor cores: using the FP8 build
+          sgl-project/DeepSeek-V4-Flash-FP8 (284 GB)."
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan import (
+    DEFAULT_HF_CACHE_DIR,
+    DEFAULT_MODEL,
+    DEFAULT_PORT,
+    DEFAULT_SERVED_MODEL_NAME,
+    ENGINE_CHOICES,
+    build_plan,
+)
+
+ARGUMENT_SPEC = dict(
+    model=dict(type="str", default=DEFAULT_MODEL),
+    engine=dict(type="str", choices=list(ENGINE_CHOICES), default="auto"),
+    gpus=dict(type="dict", required=True),
+    tensor_parallel_size=dict(type="int"),
+    image=dict(type="str"),
+    port=dict(type="int", default=DEFAULT_PORT),
+    served_model_name=dict(type="str", default=DEFAULT_SERVED_MODEL_NAME),
+    hf_cache_dir=dict(type="str", default=DEFAULT_HF_CACHE_DIR),
+    extra_args=dict(type="list", elements="str", default=[]),
+    env=dict(type="dict", default={}),
+    speculative=dict(type="bool"),
+    container_name=dict(type="str"),
+    profiles=dict(type="dict", default={}),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        plan = build_plan(**module.params)
+    except LlmfleetError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, plan=plan)
+
+
+if __name__ == "__main__":
+    main()
