@@ -1,7 +1,8 @@
 # ansible-test sanity and the collection build/install check.
 # ansible-test needs the collection under ansible_collections/<ns>/<name>: a copy of the files git
-# knows (tracked and untracked-not-ignored) is made under .build/ for each run.
-SANITY_DIR := $(ROOT)/.build/sanity/ansible_collections/llmfleet/serving
+# knows (tracked and untracked-not-ignored) is made for each run, outside this git checkout
+# (inside it, ansible-test would list files through the outer repository and find none).
+SANITY_DIR := $(or $(TMPDIR),/tmp)/llmfleet-sanity/ansible_collections/llmfleet/serving
 ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 
 $(ANSIBLE_TEST_PIP): extensions/sanity/get_pip_standin.py

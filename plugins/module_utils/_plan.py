@@ -139,8 +139,8 @@ def _check_spec(value, spec, path, where):
     kind = spec if isinstance(spec, str) else spec[0]
     if not _type_ok(value, kind):
         raise PlanError(
-            "%s: key '%s' must be %s, found %s; see the built-in profile in "
-            "plugins/module_utils/_profiles.py for the expected shape" % (where, path, _TYPE_WORDS[kind], _describe(value))
+            "%s%s must be %s, found %s; see the built-in profile in plugins/module_utils/_profiles.py for the "
+            "expected shape" % (where, (": key '%s'" % path) if path else "", _TYPE_WORDS[kind], _describe(value))
         )
     if kind == "dict":
         fields = spec[1]

@@ -16,7 +16,7 @@ description:
     32 concurrent requests) against an OpenAI-compatible C(/v1/chat/completions) endpoint, with the
     request shape, dataset and metric definitions of C(vllm bench serve), and returns the result in
     vLLM's field names.
-  - With O(driver=client) (default) the load generator runs where the module runs: the controller
+  - With O(driver=client) (default) the load generator runs where the module runs, which is the controller
     by default (the benchmark role delegates to C(localhost)) or a load-generator host. It needs the
     Python package C(aiohttp) there.
   - With O(driver=engine) the caller ran the engine's own benchmark (C(vllm bench serve --save-result)

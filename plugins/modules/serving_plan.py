@@ -88,7 +88,7 @@ options:
       - Engine arguments appended after the deployment's arguments.
       - A flag the plan already sets (in any spelling the engine accepts, for example C(--tp-size) for SGLang's
         C(--tp) or C(--kv_cache_dtype) for vLLM's C(--kv-cache-dtype)) is refused; use the matching option or a
-        profile override. C(--api-key) is refused: secrets go to the serve role.
+        profile override. C(--api-key) is refused because secrets go to the serve role.
     type: list
     elements: str
     default: []
@@ -252,12 +252,12 @@ plan:
           type: str
           sample: null
         ports:
-          description: Published ports, C(host:container).
+          description: Published ports, each C(HOST_PORT:CONTAINER_PORT).
           type: list
           elements: str
           sample: ["8000:8000"]
         volumes:
-          description: Bind mounts, C(host:container).
+          description: Bind mounts, each C(HOST_DIR:CONTAINER_DIR).
           type: list
           elements: str
           sample: ["/root/.cache/huggingface:/root/.cache/huggingface"]
@@ -268,9 +268,11 @@ plan:
       sample: [docker, run, -d, --gpus, all, --ipc=host, -p, "8000:8000", -v,
                "/root/.cache/huggingface:/root/.cache/huggingface", "vllm/vllm-openai:deepseekv4-cu130", --model]
     secrets:
-      description: How each secret reaches this engine (never the values). C(api_key) is C({via: env, name:
-        VLLM_API_KEY}) for vLLM and C({via: arg, name: --api-key}) for SGLang; C(hf_token) is a file mounted at
-        C(mount) whose path is given in the environment variable C(env).
+      description:
+        - How each secret reaches this engine (never the values).
+        - "C(api_key) - vLLM reads the environment variable C(VLLM_API_KEY) (C(via=env)); SGLang takes the argument
+          C(--api-key) (C(via=arg))."
+        - "C(hf_token) - a file mounted at C(mount) whose path is in the environment variable C(env) (C(via=file))."
       type: dict
       sample:
         api_key: {via: env, name: VLLM_API_KEY}

@@ -44,14 +44,15 @@ def _device(index, product, mig_mode="Disabled"):
     }
 
 
-def gpus(product="B200", count=8, driver="580.159.04", cuda="13.0", **overrides):
-    """The fact gpu_facts would set for ``count`` identical GPUs; ``overrides`` replace top-level keys."""
-    _name, cc, mib, arch, fp8, fp4 = SPECS[product]
+def gpus(kind="B200", count=8, driver="580.159.04", cuda="13.0", **overrides):
+    """The fact gpu_facts would set for ``count`` identical GPUs of ``kind`` (a SPECS key);
+    ``overrides`` replace top-level keys (e.g. product="H100 80GB HBM3")."""
+    _name, cc, mib, arch, fp8, fp4 = SPECS[kind]
     fact = {
         "count": count,
         "driver_version": driver,
         "cuda_version": cuda,
-        "product": product,
+        "product": kind,
         "architecture": arch,
         "compute_capability": cc,
         "memory_mib": mib,
@@ -61,7 +62,7 @@ def gpus(product="B200", count=8, driver="580.159.04", cuda="13.0", **overrides)
         "mig_enabled": False,
         "source": "nvidia-smi",
         "present": True,
-        "devices": [_device(i, product) for i in range(count)],
+        "devices": [_device(i, kind) for i in range(count)],
     }
     fact.update(overrides)
     return fact

@@ -40,6 +40,7 @@ def run_module(module, args, expect_failure=False, check_mode=False, diff=False)
         args["_ansible_check_mode"] = True
     if diff:
         args["_ansible_diff"] = True
+    outcome = None
     mp = pytest.MonkeyPatch()
     mp.setattr(basic.AnsibleModule, "exit_json", _exit_json)
     mp.setattr(basic.AnsibleModule, "fail_json", _fail_json)

@@ -41,7 +41,8 @@ def test_prometheus_textfile_is_well_formed_and_in_seconds():
         name, value = line.rsplit(" ", 1)
         float(value)
         assert name.startswith("llmfleet_benchmark_") and name.endswith("}")
-    assert 'llmfleet_benchmark_output_throughput_tokens_per_second{host="b200-node",image="lmsysorg/sglang:deepseek-v4-blackwell",plan_hash="abc123"} 1222.0' in samples
+    assert ('llmfleet_benchmark_output_throughput_tokens_per_second'
+            '{host="b200-node",image="lmsysorg/sglang:deepseek-v4-blackwell",plan_hash="abc123"} 1222.0') in samples
     assert any(s.startswith("llmfleet_benchmark_ttft_seconds{") and 'stat="p99"' in s and s.endswith(" 20.886") for s in samples)
     # Each metric family is declared once.
     types = [line for line in text.splitlines() if line.startswith("# TYPE")]
