@@ -395,15 +395,52 @@ def token_weighted_itls(rec):
     return out
 
 
+_CONTRACT_LABELS = (
+    ("completion_tokens", "returned a completion_tokens other than the requested output length "
+                          "(the server stopped early or ignored ignore_eos / max_completion_tokens)"),
+    ("finish_reason", "ended with a finish_reason other than 'length'"),
+    ("prompt_tokens", "had a prompt length other than requested"),
+    ("no_usage", "reported no usage (the server ignored stream_options.include_usage)"),
+    ("stream_error", "sent an error inside the stream"),
+)
+
+
+def _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead):
+    problems = []
+    if rec.output_tokens is None:
+        problems.append(("no_usage", "no usage.completion_tokens in the stream"))
+    elif int(rec.output_tokens) != int(rec.expected_output_len):
+        problems.append(("completion_tokens", "completion_tokens %s != requested %s"
+                         % (rec.output_tokens, rec.expected_output_len)))
+    if rec.finish_reason != "length":
+        problems.append(("finish_reason", "finish_reason %r != 'length'" % (rec.finish_reason,)))
+    if rec.prompt_len is not None:
+        diff = int(rec.prompt_len) - int(rec.expected_prompt_len)
+        if prompt_len_exact:
+            bad = overhead is None or diff != overhead or not 0 <= overhead <= max_template_overhead
+        else:
+            limit = max(1.0, rec.expected_prompt_len * prompt_tolerance_pct / 100.0) + max(0, overhead or 0)
+            bad = abs(diff) > limit
+        if bad:
+            problems.append(("prompt_tokens", "prompt_tokens %s != requested %s%s" % (
+                rec.prompt_len, rec.expected_prompt_len,
+                " + chat-template overhead %s" % overhead if overhead else "")))
+    if rec.stream_error:
+        problems.append(("stream_error", "error inside the stream: %s" % rec.stream_error))
+    return problems
+
+
 def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, max_template_overhead=64):
     """Did each successful request do the requested work?
 
     - ``completion_tokens`` equals the requested output length (``ignore_eos`` honoured, no early stop);
     - ``finish_reason`` is ``length``;
     - ``prompt_tokens`` equals the requested prompt length plus one constant chat-template overhead
-      (0..``max_template_overhead``), or, when the prompts could not be checked against the server's
-      tokenizer, lies within ``prompt_tolerance_pct`` percent of it.
-    Returns a dict with counts, the overhead found, per-request problems (first 20) and reasons.
+      (0..``max_template_overhead`` tokens, the same for every request), or, when the prompts could not
+      be checked against the server's tokenizer, lies within ``prompt_tolerance_pct`` percent of it.
+
+    Returns ``valid``, ``invalid_reasons`` (one line per kind of problem), counts, the overhead found
+    and the first 20 offending requests.
     """
     ok = [r for r in records if r.success]
     overheads = {}
@@ -413,65 +450,36 @@ def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, ma
             overheads[diff] = overheads.get(diff, 0) + 1
     overhead = None
     if overheads:
-        # the most common difference is the chat template's share (smallest on a tie)
+        # the most common difference is the chat template's share (the smallest on a tie)
         overhead = sorted(overheads.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-    counts = {"completion_tokens": 0, "finish_reason": 0, "prompt_tokens": 0, "no_usage": 0, "stream_error": 0}
-    problems = []
+    counts = dict((code, 0) for code, _ in _CONTRACT_LABELS)
+    first = {}
+    offenders = []
     for rec in ok:
-        reasons = []
-        if rec.output_tokens is None:
-            counts["no_usage"] += 1
-            reasons.append("no usage.completion_tokens in the stream")
-        elif int(rec.output_tokens) != int(rec.expected_output_len):
-            counts["completion_tokens"] += 1
-            reasons.append("completion_tokens %s != requested %s" % (rec.output_tokens, rec.expected_output_len))
-        if rec.finish_reason != "length":
-            counts["finish_reason"] += 1
-            reasons.append("finish_reason %r != 'length'" % (rec.finish_reason,))
-        if rec.prompt_len is not None:
-            diff = int(rec.prompt_len) - int(rec.expected_prompt_len)
-            if prompt_len_exact:
-                bad = overhead is None or diff != overhead or not 0 <= overhead <= max_template_overhead
-            else:
-                limit = max(1.0, rec.expected_prompt_len * prompt_tolerance_pct / 100.0) + max(0, overhead or 0)
-                bad = abs(diff) > limit
-            if bad:
-                counts["prompt_tokens"] += 1
-                reasons.append("prompt_tokens %s != requested %s%s" % (
-                    rec.prompt_len, rec.expected_prompt_len,
-                    " + template overhead %s" % overhead if overhead else ""))
-        if rec.stream_error:
-            counts["stream_error"] += 1
-            reasons.append("error inside the stream: %s" % rec.stream_error)
-        if reasons:
-            problems.append({"index": rec.index, "request_id": rec.request_id, "reasons": reasons})
-    n = len(ok)
-    summary = []
-    labels = (
-        ("completion_tokens", "returned a completion_tokens other than the requested output length "
-                              "(server stopped early or ignored ignore_eos / max_completion_tokens)"),
-        ("finish_reason", "ended with a finish_reason other than 'length'"),
-        ("prompt_tokens", "had a prompt length other than requested"),
-        ("no_usage", "reported no usage (the server ignored stream_options.include_usage)"),
-        ("stream_error", "sent an error inside the stream"),
-    )
-    for key, text in labels:
-        if counts[key]:
-            first = next(p for p in problems if any(key.split("_")[0] in r for r in p["reasons"]))
-            summary.append("%d of %d successful requests %s; first: request %s: %s" % (
-                counts[key], n, text, first["index"], "; ".join(first["reasons"])))
+        problems = _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead)
+        for code, text in problems:
+            counts[code] += 1
+            first.setdefault(code, (rec.index, text))
+        if problems:
+            offenders.append({"index": rec.index, "request_id": rec.request_id,
+                              "reasons": [text for _, text in problems]})
+    reasons = []
+    for code, label in _CONTRACT_LABELS:
+        if counts[code]:
+            reasons.append("%d of %d successful requests %s; first: request %s: %s"
+                           % (counts[code], len(ok), label, first[code][0], first[code][1]))
     if overhead is not None and prompt_len_exact and not 0 <= overhead <= max_template_overhead:
-        summary.append("prompt_tokens differ from the requested length by %d tokens, more than a chat template "
+        reasons.append("prompt_tokens differ from the requested length by %d tokens, more than a chat template "
                        "adds (0..%d)" % (overhead, max_template_overhead))
     return {
-        "checked": n,
-        "valid": not summary,
-        "invalid_reasons": summary,
+        "checked": len(ok),
+        "valid": not reasons,
+        "invalid_reasons": reasons,
         "counts": counts,
         "prompt_template_overhead": overhead,
         "prompt_len_exact": bool(prompt_len_exact),
-        "invalid_requests": problems[:20],
-        "invalid_request_count": len(problems),
+        "invalid_request_count": len(offenders),
+        "invalid_requests": offenders[:20],
     }
 
 

@@ -574,14 +574,19 @@ def _check_extra_args(extra_args, command, engine, dep):
             raise PlanError("extra_args: '%s' would put a secret on the command line and into the plan; give the "
                             "API key to the serve role, which passes it to %s as plan.secrets.api_key says"
                             % (token, data["label"]))
+        option = data["flag_options"].get(key)
         if key in present:
-            option = data["flag_options"].get(key)
             what = ("set it through the %s option instead" % option) if option else (
                 "to change it, override the profile's deployment through the profiles option")
             raise PlanError(
                 "extra_args: '%s' duplicates '%s' that deployment %s already sets; %s reads one value and silently "
                 "drops the other, so a second copy is refused: %s" % (token, present[key], dep["name"], data["label"], what)
             )
+        if option:
+            # Not on the command line yet (the engine's default applies), but the plan still owns it:
+            # e.g. vLLM's port must match plan.port, which the container publishes and the checks probe.
+            raise PlanError("extra_args: '%s' is what the plan sets from its %s option; set it there instead, so "
+                            "the plan, the published port and the checks agree" % (token, option))
     return args
 
 
@@ -631,9 +636,8 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
     engine_data = ENGINES[chosen_engine]
     build = profile["builds"][dep["build"]]
     reasons = [engine_reason]
-    reasons.append("%s %s FP4 tensor cores: using the %s %s (%s GB)." % (
-        g["product"], "(%s, compute capability %s) has" % (g["architecture"], g["compute_capability"])
-        if g["fp4"] else "(%s, compute capability %s) has no" % (g["architecture"], g["compute_capability"]),
+    reasons.append("%s (%s, compute capability %s) has %sFP4 tensor cores: using the %s %s (%s GB)." % (
+        g["product"], g["architecture"], g["compute_capability"], "" if g["fp4"] else "no ",
         build.get("label", dep["build"] + " build"), build["model_id"], _gb(build["size_gb"])))
 
     tp, valid, tp_reason = _choose_tp(tensor_parallel_size, dep, g)

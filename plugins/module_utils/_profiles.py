@@ -14,8 +14,9 @@ Profile shape (checked by ``_plan.validate_profile``):
   inside the engine's memory fraction.
 - ``auto_engine``: GPU architecture -> engines to try, best first, and the sentence saying why.
 - ``unsupported``: GPUs the model cannot run on, with the reason the user sees.
-- ``deployments``: tried in order; the first whose ``engine`` and GPU match (``products``: first word
-  of the GPU product name; ``architectures``; ``compute_capabilities``) wins. An entry with ``refuse``
+- ``deployments``: tried in order; the first whose ``engine`` and GPU match wins. GPU match keys
+  (``unsupported`` uses them too): ``products`` (first word of the product name, so ``H100`` matches
+  ``H100 80GB HBM3``), ``architectures``, ``compute_capabilities``; every key given must match. An entry with ``refuse``
   stops the plan with that reason. ``command`` is the argument vector after the image; whole tokens
   ``{model_id}``, ``{served_model_name}``, ``{tensor_parallel_size}``, ``{mem_fraction}``, ``{port}``
   are replaced, and ``{speculative}`` becomes ``speculative_args`` (or nothing when speculative

@@ -14,7 +14,7 @@ description:
   - A pure planner. From a model profile, the host's GPU facts (C(llmfleet_gpus), set by
     M(llmfleet.serving.gpu_facts)) and the user's choices it computes one serving plan - engine, weights build,
     container image, tensor parallelism, environment, the engine's argument vector and an equivalent C(docker run) -
-    and returns it as O(plan). It changes nothing and never reports C(changed).
+    and returns it as RV(plan). It changes nothing and never reports C(changed).
   - The same inputs give the same plan, byte for byte. RV(plan.hash) is a digest of everything that makes up the
     running server, so a role can restart the server only when the hash changes.
   - For 8 x B200 with O(engine=sglang), 8 x H100 with O(engine=sglang) and 8 x B200 with O(engine=vllm),
@@ -35,6 +35,7 @@ attributes:
     description: The module never changes anything; check mode returns the same plan.
   diff_mode:
     support: none
+    description: A plan is returned, not applied; there is nothing to diff.
 options:
   model:
     description:

@@ -23,15 +23,15 @@ def isolated(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)
 
 
-def host(monkeypatch, description):
-    """Make the double answer as the host ``description`` (a file name in extensions/testbed/gpus or a dict)."""
+def host(monkeypatch, description, tmp_path=None):
+    """Make the double answer as ``description``: a file name in extensions/testbed/gpus, or a dict
+    (written to ``tmp_path``)."""
     if isinstance(description, dict):
-        path = Path(os.environ.get("PYTEST_TMP", "/tmp")) / ("gpus-%d.json" % id(description))
+        path = tmp_path / "gpus.json"
         path.write_text(json.dumps(description))
-        description = str(path)
     else:
-        description = str(GPUS / description)
-    monkeypatch.setenv("LLMFLEET_TESTBED_GPUS", description)
+        path = GPUS / description
+    monkeypatch.setenv("LLMFLEET_TESTBED_GPUS", str(path))
 
 
 def facts_of(result):
@@ -40,12 +40,6 @@ def facts_of(result):
 
 def warnings():
     return list(ansible_warnings.get_warning_messages())
-
-
-@pytest.fixture
-def tmp_desc(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTEST_TMP", str(tmp_path))
-    return tmp_path
 
 
 def test_h200x8_through_the_double(monkeypatch):
@@ -135,8 +129,8 @@ def test_driver_not_loaded_quotes_nvidia_smi_and_fails_even_when_not_required(mo
     assert result["rc"] == 9 and result["cmd"][0] == DOUBLE
 
 
-def test_zero_gpus(monkeypatch, tmp_desc):
-    host(monkeypatch, {"driver_version": "580.159.04", "cuda_version": "13.0", "gpus": []})
+def test_zero_gpus(monkeypatch, tmp_path):
+    host(monkeypatch, {"driver_version": "580.159.04", "cuda_version": "13.0", "gpus": []}, tmp_path)
     result = run_module(gpu_facts, {"nvidia_smi": DOUBLE}, expect_failure=True)
     assert "nvidia-smi ran but listed no GPU" in result["msg"]
     assert "lspci | grep -i nvidia" in result["msg"] and "set required: false" in result["msg"]
@@ -162,11 +156,11 @@ def test_mig_is_reported_and_warned_not_failed(monkeypatch):
     assert "MIG mode is Enabled on GPU 0, 1" in warning and "nvidia-smi -i 0,1 -mig 0" in warning
 
 
-def test_old_driver_without_compute_cap_is_asked_again_and_uses_the_table(monkeypatch, tmp_desc):
+def test_old_driver_without_compute_cap_is_asked_again_and_uses_the_table(monkeypatch, tmp_path):
     desc = json.loads((GPUS / "a100x8.json").read_text())
     desc.update(driver_version="470.256.02", unsupported_fields=["compute_cap"])
     desc.pop("cuda_version")  # the double then prints "CUDA Version: N/A", so the driver table answers
-    host(monkeypatch, desc)
+    host(monkeypatch, desc, tmp_path)
     facts = facts_of(run_module(gpu_facts, {"nvidia_smi": DOUBLE}))
     assert (facts["compute_capability"], facts["architecture"], facts["fp8"]) == ("8.0", "ampere", False)
     assert (facts["driver_version"], facts["cuda_version"]) == ("470.256.02", "11.4")

@@ -57,6 +57,8 @@ def test_engine_auto_falls_back_to_the_next_engine_the_profile_serves():
 def test_h200_serves_the_fp8_build_at_tp4_with_sglang(gpus):
     plan = build_plan(gpus=gpus())
     assert plan["deployment"] == "h200-sglang"
+    assert plan["reasons"][1] == ("H200 (hopper, compute capability 9.0) has no FP4 tensor cores: using the FP8 build "
+                                  "sgl-project/DeepSeek-V4-Flash-FP8 (284 GB).")
     assert plan["model_id"] == "sgl-project/DeepSeek-V4-Flash-FP8"
     assert plan["weights"] == "fp8"
     assert plan["image"] == "lmsysorg/sglang:deepseek-v4-hopper"

@@ -103,6 +103,9 @@ REFUSALS = {
     "extra_args duplicate of the speculative flags": (
         dict(gpus=samples.h100x8(), extra_args=["--speculative-num-steps", "5"]),
         ["duplicates '--speculative-num-steps 3'"]),
+    "extra_args with a flag an option owns (vLLM port)": (
+        dict(gpus=samples.b200x8(), extra_args=["--port=9000"]),
+        ["extra_args: '--port=9000' is what the plan sets from its port option; set it there instead"]),
     "extra_args with a secret": (
         dict(gpus=samples.b200x8(), engine="sglang", extra_args=["--api-key", "abc"]),
         ["extra_args: '--api-key' would put a secret on the command line", "plan.secrets.api_key"]),
