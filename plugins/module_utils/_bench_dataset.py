@@ -46,6 +46,7 @@ WORDS = (
     "under public history short long point local order place world field album around again river team "
     "club line member party road river order album story book market local head open court center name"
 ).split()
+WORDS = tuple(dict.fromkeys(WORDS))  # without repeats, so every word is equally likely
 
 
 class PromptSpec(object):
@@ -84,10 +85,16 @@ def word_text(rng, count):
     return " ".join(rng.choices(WORDS, k=count))
 
 
-async def harvest_token_pool(tokenizer, seed, words=4000):
-    """The ids the server's tokenizer gives a seeded text of common words, sorted, without repeats."""
+async def harvest_token_pool(tokenizer, seed, words=2000):
+    """The ids the server's tokenizer gives a seeded text, sorted, without repeats.
+
+    The text is common words plus short random letter strings: whole-word tokens and sub-word
+    pieces of the vocabulary, and no special token (its text would re-encode as markup).
+    """
     rng = random.Random("pool:%s" % seed)
-    text = word_text(rng, words) + " " + " ".join(WORDS)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pieces = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 8))) for _ in range(words)]
+    text = " ".join(WORDS) + " " + " ".join(pieces)
     ids = (await tokenizer.encode_batch([text]))[0]
     pool = sorted(set(int(i) for i in ids))
     if len(pool) < 2:

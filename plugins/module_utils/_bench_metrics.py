@@ -56,7 +56,7 @@ class RequestRecord(object):
 
     __slots__ = (
         "index", "request_id", "expected_prompt_len", "expected_output_len",
-        "success", "error", "status", "arrival_time", "start_time", "ttft", "itl", "latency",
+        "success", "error", "status", "arrival_time", "start_time", "end_time", "ttft", "itl", "latency",
         "output_tokens", "prompt_len", "generated_text", "finish_reason", "ttft_content",
         "chunk_chars", "chunk_tokens", "stream_error",
     )
@@ -71,6 +71,7 @@ class RequestRecord(object):
         self.status = None            # HTTP status, None when no response
         self.arrival_time = 0.0       # when the request was due (before waiting for a slot)
         self.start_time = 0.0         # just before sending
+        self.end_time = 0.0           # when the request finished, succeeded or not
         self.ttft = 0.0
         self.itl = []                 # gap before each choices message after the first
         self.latency = 0.0
@@ -405,14 +406,16 @@ _CONTRACT_LABELS = (
 )
 
 
-def _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead):
+def _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead, check_output):
     problems = []
-    if rec.output_tokens is None:
+    if not check_output:
+        pass
+    elif rec.output_tokens is None:
         problems.append(("no_usage", "no usage.completion_tokens in the stream"))
     elif int(rec.output_tokens) != int(rec.expected_output_len):
         problems.append(("completion_tokens", "completion_tokens %s != requested %s"
                          % (rec.output_tokens, rec.expected_output_len)))
-    if rec.finish_reason != "length":
+    if check_output and rec.finish_reason != "length":
         problems.append(("finish_reason", "finish_reason %r != 'length'" % (rec.finish_reason,)))
     if rec.prompt_len is not None:
         diff = int(rec.prompt_len) - int(rec.expected_prompt_len)
@@ -430,7 +433,8 @@ def _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_templa
     return problems
 
 
-def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, max_template_overhead=64):
+def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, max_template_overhead=64,
+                    check_output=True):
     """Did each successful request do the requested work?
 
     - ``completion_tokens`` equals the requested output length (``ignore_eos`` honoured, no early stop);
@@ -438,6 +442,7 @@ def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, ma
     - ``prompt_tokens`` equals the requested prompt length plus one constant chat-template overhead
       (0..``max_template_overhead`` tokens, the same for every request), or, when the prompts could not
       be checked against the server's tokenizer, lies within ``prompt_tolerance_pct`` percent of it.
+    ``check_output`` false (requests sent without ``ignore_eos``) skips the two output checks.
 
     Returns ``valid``, ``invalid_reasons`` (one line per kind of problem), counts, the overhead found
     and the first 20 offending requests.
@@ -456,7 +461,8 @@ def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, ma
     first = {}
     offenders = []
     for rec in ok:
-        problems = _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead)
+        problems = _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead,
+                              check_output)
         for code, text in problems:
             counts[code] += 1
             first.setdefault(code, (rec.index, text))

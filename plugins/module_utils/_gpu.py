@@ -505,7 +505,7 @@ def facts_from_commands(run, nvidia_smi):
         argv = query_argv(nvidia_smi, fields)
         rc, out, err = run(argv)
     if NO_DEVICES_TEXT in out + err:
-        return facts_from_nvidia_smi("", fields=fields)  # raises NoGpuFound
+        return facts_from_nvidia_smi(_output(out, err), fields=fields)  # raises NoGpuFound, quoting nvidia-smi
     if rc != 0:
         raise _command_failed(argv, rc, out, err)
 

@@ -5,6 +5,7 @@ from it the double must reproduce those recordings byte for byte.
 """
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ RECORDED_QUERY = ("index,uuid,name,compute_cap,memory.total,memory.used,driver_v
 
 
 def smi(description, *args):
-    env = {"LLMFLEET_TESTBED_GPUS": str(description), "PATH": "/usr/bin:/bin"}
+    env = {"LLMFLEET_TESTBED_GPUS": str(description), "LLMFLEET_PYTHON3": sys.executable, "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([str(DOUBLE), *args], env=env, capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout
 

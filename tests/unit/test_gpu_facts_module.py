@@ -18,9 +18,11 @@ GPUS = ROOT / "extensions" / "testbed" / "gpus"
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch):
-    """Fresh Ansible warnings, and no pynvml, so only nvidia-smi (the double) is read."""
+    """Fresh Ansible warnings, and no pynvml, so only nvidia-smi (the double) is read. The double runs with
+    this interpreter, so tests that narrow PATH still run it."""
     monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
     monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setenv("LLMFLEET_PYTHON3", sys.executable)
 
 
 def host(monkeypatch, description, tmp_path=None):
@@ -132,7 +134,7 @@ def test_driver_not_loaded_quotes_nvidia_smi_and_fails_even_when_not_required(mo
 def test_zero_gpus(monkeypatch, tmp_path):
     host(monkeypatch, {"driver_version": "580.159.04", "cuda_version": "13.0", "gpus": []}, tmp_path)
     result = run_module(gpu_facts, {"nvidia_smi": DOUBLE}, expect_failure=True)
-    assert "nvidia-smi ran but listed no GPU" in result["msg"]
+    assert "nvidia-smi ran but listed no GPU ('No devices were found')" in result["msg"]
     assert "lspci | grep -i nvidia" in result["msg"] and "set required: false" in result["msg"]
     facts = facts_of(run_module(gpu_facts, {"nvidia_smi": DOUBLE, "required": False}))
     assert (facts["present"], facts["count"]) == (False, 0)

@@ -26,6 +26,7 @@ class TimingParams:
     max_batch: int  # sequences held at once; more wait (num_requests_waiting)
     spec_tokens: int  # most tokens one step can yield (1 = no speculative decoding)
     spec_accept_mean: float  # mean tokens per step under speculative decoding
+    spec_accept_spread: float  # per-request acceptance varies by +/- this share
     kv_capacity_tokens: int  # for vllm:kv_cache_usage_perc only
     calibrated: bool = False
     description: str = ""
@@ -74,6 +75,7 @@ PRESETS = {
         max_batch=256,
         spec_tokens=4,
         spec_accept_mean=2.7,
+        spec_accept_spread=0.3,
         kv_capacity_tokens=_BIG_KV,
         calibrated=True,
         description="8 x B200, SGLang, native FP4+FP8 build, EAGLE 3/1/4 (seed table 1)",
@@ -90,6 +92,7 @@ PRESETS = {
         max_batch=256,
         spec_tokens=4,
         spec_accept_mean=2.7,
+        spec_accept_spread=0.3,
         kv_capacity_tokens=_BIG_KV,
         calibrated=True,
         description="8 x H100, SGLang, FP8 build, EAGLE 3/1/4 (seed table 2)",
@@ -106,6 +109,7 @@ PRESETS = {
         max_batch=1024,
         spec_tokens=1,
         spec_accept_mean=1.0,
+        spec_accept_spread=0.0,
         kv_capacity_tokens=_BIG_KV,
         calibrated=True,
         description="8 x B200, vLLM, native FP4+FP8 build, no speculative decoding (seed table 3)",
@@ -122,6 +126,7 @@ PRESETS = {
         max_batch=1_000_000,
         spec_tokens=1,
         spec_accept_mean=1.0,
+        spec_accept_spread=0.0,
         kv_capacity_tokens=_BIG_KV,
         description="no model time at all: every chunk is sent as soon as the event loop can "
                     "(client-ceiling tests)",

@@ -9,7 +9,8 @@ The model is a small continuous-batching engine reduced to three shared resource
 * **decode steps**: each decoding sequence advances one step at a time; a step takes
   ``decode_step_base_s + decode_step_per_seq_s * n`` (``n`` = sequences decoding) and yields
   ``1`` token, or under speculative decoding ``1 + Binomial(spec_tokens - 1, p)`` tokens with
-  ``p`` chosen so that the mean is ``spec_accept_mean``. While a prefill runs, decode progresses at
+  ``p`` chosen so that the mean is ``spec_accept_mean`` (each request draws its own ``p`` within
+  ``+/- spec_accept_spread`` of that, as acceptance depends on the text). While a prefill runs, decode progresses at
   ``1 - prefill_stall_fraction`` of its speed (1.0 = SGLang, whose prefill batches stop decoding;
   less for vLLM, which mixes a prefill chunk into the decode step).
 
@@ -119,9 +120,16 @@ class Engine:
             step *= 1.0 + p.step_jitter * (2.0 * rng.random() - 1.0)
         return step
 
-    def _tokens_per_step(self, rng):
+    def _request_accept_p(self, rng):
+        """This request's draft acceptance: acceptance varies with content, so per request."""
+        spread = self.p.spec_accept_spread
+        if self._spec_draws == 0 or not spread:
+            return self._spec_p
+        p = self._spec_p * (1.0 + spread * (2.0 * rng.random() - 1.0))
+        return min(max(p, 0.0), 1.0)
+
+    def _tokens_per_step(self, rng, p):
         k = 1
-        p = self._spec_p
         for _ in range(self._spec_draws):
             if rng.random() < p:
                 k += 1
@@ -133,6 +141,7 @@ class Engine:
         if not self.timeless and p.ttft_overhead_s > 0:
             jitter = p.ttft_overhead_jitter * (2.0 * rng.random() - 1.0)
             yield (WAIT, self.clock() + p.ttft_overhead_s * (1.0 + jitter))
+        accept_p = self._request_accept_p(rng)
         state = "queued"
         token = None
         held = 0  # KV tokens this request holds
@@ -152,7 +161,7 @@ class Engine:
                 remaining = completion_tokens
                 while remaining > 0:
                     yield (WAIT, 0.0)
-                    k = 1 if self._spec_draws == 0 else min(self._tokens_per_step(rng), remaining)
+                    k = 1 if self._spec_draws == 0 else min(self._tokens_per_step(rng, accept_p), remaining)
                     remaining -= k
                     held += k
                     self.kv_tokens += k
@@ -168,7 +177,7 @@ class Engine:
             remaining = completion_tokens - 1
             last = end
             while remaining > 0:
-                k = min(self._tokens_per_step(rng), remaining)
+                k = min(self._tokens_per_step(rng, accept_p), remaining)
                 work = self._step_s(rng)
                 due = self._decode_done_at(last, work)
                 while True:
