@@ -8,7 +8,8 @@ parsing, validation and check-mode handling all run.
 import json
 
 import pytest
-from ansible.module_utils import basic
+from ansible.module_utils import _internal, basic
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
 
@@ -44,6 +45,10 @@ def run_module(module, args, expect_failure=False, check_mode=False, diff=False)
     mp = pytest.MonkeyPatch()
     mp.setattr(basic.AnsibleModule, "exit_json", _exit_json)
     mp.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    # Run as on a target: once controller code (ansible.errors, a filter plugin) has been imported
+    # in this process, warn() would go to the controller's display instead of the module result.
+    mp.setattr(_internal, "is_controller", False)
+    ansible_warnings._global_warnings.clear()
     try:
         with patch_module_args(args):
             try:
@@ -54,6 +59,7 @@ def run_module(module, args, expect_failure=False, check_mode=False, diff=False)
                 pytest.fail("module returned without calling exit_json or fail_json")
     finally:
         mp.undo()
+    outcome.result.setdefault("warnings", list(ansible_warnings.get_warning_messages()))
     if outcome.failed != expect_failure:
         pytest.fail(
             "module %s unexpectedly: %s"
