@@ -153,9 +153,9 @@ def build_parser():
     parser.add_argument("model_tag", nargs="?", default=None, help="the model tag to serve")
     parser.add_argument("--served-model-name", nargs="+", default=None)
     parser.add_argument("--api-key", nargs="+", default=None)
-    parser.add_argument("--headless", action="store_true")
-    parser.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, default="auto")
-    parser.add_argument("--dtype", choices=DTYPES, default="auto")
+    parser.add_argument("--headless", action="store_true", default=None)
+    parser.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, default=None)
+    parser.add_argument("--dtype", choices=DTYPES, default=None)
     parser.add_argument("--max-model-len", type=human_int, default=None)
     parser.add_argument("--tool-server", default=None)
     for names in INT_FLAGS:

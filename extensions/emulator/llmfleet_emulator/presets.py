@@ -23,6 +23,7 @@ class TimingParams:
     decode_step_per_seq_s: float
     step_jitter: float  # relative, uniform +/- per step
     prefill_stall_fraction: float  # share of a running prefill's time that decode loses (1 = stops)
+    new_batch_bucket_jit_s: float  # one-off pause when the decode batch reaches a new 2^k size
     max_batch: int  # sequences held at once; more wait (num_requests_waiting)
     spec_tokens: int  # most tokens one step can yield (1 = no speculative decoding)
     spec_accept_mean: float  # mean tokens per step under speculative decoding
@@ -72,6 +73,7 @@ PRESETS = {
         decode_step_per_seq_s=0.0003,
         step_jitter=0.2,
         prefill_stall_fraction=1.0,
+        new_batch_bucket_jit_s=0.0,
         max_batch=256,
         spec_tokens=4,
         spec_accept_mean=2.7,
@@ -89,6 +91,7 @@ PRESETS = {
         decode_step_per_seq_s=0.0003,
         step_jitter=0.2,
         prefill_stall_fraction=1.0,
+        new_batch_bucket_jit_s=0.0,
         max_batch=256,
         spec_tokens=4,
         spec_accept_mean=2.7,
@@ -106,6 +109,7 @@ PRESETS = {
         decode_step_per_seq_s=0.0002,
         step_jitter=0.1,
         prefill_stall_fraction=1.0,
+        new_batch_bucket_jit_s=0.0,
         max_batch=1024,
         spec_tokens=1,
         spec_accept_mean=1.0,
@@ -123,6 +127,7 @@ PRESETS = {
         decode_step_per_seq_s=0.0,
         step_jitter=0.0,
         prefill_stall_fraction=0.0,
+        new_batch_bucket_jit_s=0.0,
         max_batch=1_000_000,
         spec_tokens=1,
         spec_accept_mean=1.0,

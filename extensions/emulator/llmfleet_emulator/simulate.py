@@ -40,7 +40,8 @@ def _stats(values):
     return mean, std, percentile(values, 50)
 
 
-def simulate(params, num_prompts=512, max_concurrency=32, input_len=8192, output_len=1024, seed=0):
+def simulate(params, num_prompts=512, max_concurrency=32, input_len=8192, output_len=1024, seed=0,
+             warmup=True):
     """Closed-loop run (``max_concurrency`` clients, each sends its next request when one ends)."""
     now = [0.0]
     heap = []
@@ -62,29 +63,43 @@ def simulate(params, num_prompts=512, max_concurrency=32, input_len=8192, output
         records[gen] = {"start": t, "chunks": []}
         heapq.heappush(heap, (t, next(order), gen))
 
-    for _ in range(min(max_concurrency, num_prompts)):
-        start(0.0)
-    done = []
-    while heap:
-        t, _, gen = heapq.heappop(heap)
-        now[0] = t
-        while True:
-            try:
-                kind, value = next(gen)
-            except StopIteration:
-                done.append(records.pop(gen))
-                if sent[0] < num_prompts:
-                    start(t)
-                break
-            if kind == EMIT:
-                records[gen]["chunks"].append((t, value))
-            elif kind == WAIT:
-                if value > t:
-                    heapq.heappush(heap, (value, next(order), gen))
+    def run_all():
+        while heap:
+            t, _, gen = heapq.heappop(heap)
+            now[0] = t
+            while True:
+                try:
+                    kind, value = next(gen)
+                except StopIteration:
+                    done.append(records.pop(gen))
+                    if sent[0] < limit[0]:
+                        start(t)
                     break
-            elif kind == PARK:
-                parked[value] = gen
-                break
+                if kind == EMIT:
+                    records[gen]["chunks"].append((t, value))
+                elif kind == WAIT:
+                    if value > t:
+                        heapq.heappush(heap, (value, next(order), gen))
+                        break
+                elif kind == PARK:
+                    parked[value] = gen
+                    break
+
+    done = []
+    limit = [1]
+    if warmup:  # vllm bench serve's initial single-prompt test run
+        start(0.0)
+        run_all()
+        done.clear()
+    t_begin = now[0]
+    sent[0] = 0
+    limit[0] = num_prompts
+    for _ in range(min(max_concurrency, num_prompts)):
+        start(t_begin)
+    run_all()
+    for rec in done:
+        rec["start"] -= t_begin
+        rec["chunks"] = [(t - t_begin, k) for t, k in rec["chunks"]]
     return metrics(done, input_len)
 
 

@@ -13,6 +13,10 @@ The model is a small continuous-batching engine reduced to three shared resource
   ``+/- spec_accept_spread`` of that, as acceptance depends on the text). While a prefill runs, decode progresses at
   ``1 - prefill_stall_fraction`` of its speed (1.0 = SGLang, whose prefill batches stop decoding;
   less for vLLM, which mixes a prefill chunk into the decode step).
+* **warm-up**: the first time the decode batch reaches a new power-of-two size (1, 2, 3-4, 5-8,
+  ...), the engine pauses ``new_batch_bucket_jit_s`` (kernel JIT / graph capture for a new shape),
+  counted like a prefill. It is why a fresh engine's first burst has a long TTFT tail (the seed's
+  p99 TTFT) and a second run against the same engine does not.
 
 Everything here is in *model seconds* and reads time through ``clock()``; the server maps model
 seconds to wall seconds (``EMULATOR_TIME_SCALE``) and ``simulate.py`` runs the same generator on a
@@ -65,6 +69,7 @@ class Engine:
         mean = min(max(params.spec_accept_mean, 1.0), float(spec))
         self._spec_p = 0.0 if spec == 1 else (mean - 1.0) / (spec - 1)
         self._stall = min(max(params.prefill_stall_fraction, 0.0), 1.0)
+        self._max_bucket = 0
         self.timeless = params.is_timeless()
 
     # ---- bookkeeping shown in /metrics -------------------------------------------------
@@ -89,6 +94,18 @@ class Engine:
             self._starts.append(start)
             self._ends.append(end)
         return end
+
+    def _maybe_jit(self):
+        """A batch size beyond every one seen so far (power-of-two buckets) costs a one-off pause."""
+        bucket = self.decoding.bit_length()
+        if bucket > self._max_bucket:
+            self._max_bucket = bucket
+            if self.p.new_batch_bucket_jit_s > 0:
+                now = self.clock()
+                start = max(now, self.prefill_busy_until)
+                self.prefill_busy_until = start + self.p.new_batch_bucket_jit_s
+                self._starts.append(start)
+                self._ends.append(self.prefill_busy_until)
 
     def _decode_done_at(self, last, work):
         """When ``work`` seconds of decode compute started at ``last`` finish, given prefills."""
@@ -171,6 +188,7 @@ class Engine:
             yield (WAIT, end)
             self.decoding += 1
             state = "decoding"
+            self._maybe_jit()
             held = prompt_tokens + 1
             self.kv_tokens += held
             yield (EMIT, 1)

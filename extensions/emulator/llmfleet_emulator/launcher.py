@@ -1,0 +1,228 @@
+"""Start-up like a real engine: log, "load" with the port closed, then bind and serve.
+
+Also the worker processes (EMULATOR_WORKERS): the parent loads once, forks N children that
+each bind the same port with SO_REUSEPORT, and exits with the first failing child's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+
+from . import presets, settings as settings_mod
+
+
+class Log:
+    """stderr lines in the style of the emulated engine, with timestamps."""
+
+    def __init__(self, engine, worker=None):
+        self.engine = engine
+        self.worker = worker
+
+    def __call__(self, level, message, source="api_server.py"):
+        now = time.time()
+        if self.engine == "vllm":
+            stamp = time.strftime("%m-%d %H:%M:%S", time.localtime(now))
+            line = "%s %s [%s] %s" % (level, stamp, source, message)
+        else:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+            line = "[%s%s] %s%s" % (stamp, "" if self.worker is None else " W%d" % self.worker,
+                                    "" if level == "INFO" else level + ": ", message)
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def raw(self, text):
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def _read_hf_token(environ, log):
+    """HF_TOKEN_PATH, as huggingface_hub reads it: the file must exist and be readable."""
+    path = environ.get("HF_TOKEN_PATH")
+    if not path:
+        return False, 0
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        log("ERROR", "Cannot read the Hugging Face token file HF_TOKEN_PATH=%s (%s): the model download "
+            "would fail with 401 Unauthorized" % (path, exc.strerror or exc), source="hub.py")
+        return None, 1
+    if not data.strip():
+        log("WARNING", "HF_TOKEN_PATH=%s is empty; continuing without a token" % path, source="hub.py")
+        return False, 0
+    log("INFO", "Using the Hugging Face token from HF_TOKEN_PATH (value not shown)", source="hub.py")
+    return True, 0
+
+
+def _load(spec, cfg, log):
+    """Sleep through "loading" with the port closed. Returns an exit code or None to go on."""
+    faults = cfg.faults
+    total = cfg.load_seconds
+    shards = 8
+    log("INFO", "Loading model %s (emulated: %.1f s; %d shards)" % (spec.model, total, shards),
+        source="default_loader.py")
+    if faults.never_ready:
+        while True:  # EMULATOR_FAULT_NEVER_READY: never bind the port
+            time.sleep(max(0.5, min(5.0, total or 5.0)))
+            log("INFO", "Loading model %s: still loading (emulated fault EMULATOR_FAULT_NEVER_READY)" % spec.model,
+                source="default_loader.py")
+    start = time.monotonic()
+    for shard in range(1, shards + 1):
+        time.sleep(total / shards)
+        if faults.exit_during_load and shard >= shards // 2:
+            log("ERROR", "EngineCore failed to start.", source="core.py")
+            log.raw("RuntimeError: Engine core initialization failed: CUDA error: an illegal memory access was "
+                    "encountered (emulated fault EMULATOR_FAULT_EXIT_DURING_LOAD)")
+            return 1
+        if shard in (shards // 4, shards // 2, 3 * shards // 4, shards):
+            log("INFO", "Loading safetensors checkpoint shards: %3d%% Completed | %d/%d"
+                % (100 * shard // shards, shard, shards), source="default_loader.py")
+    log("INFO", "Loading weights took %.2f seconds" % (time.monotonic() - start), source="default_loader.py")
+    return None
+
+
+def _new_loop(use_uvloop):
+    if use_uvloop:
+        try:
+            import uvloop  # optional: Debian's python3-uvloop or the venv's
+        except ImportError:
+            uvloop = None
+        if uvloop is not None:
+            return uvloop.new_event_loop(), "uvloop"
+    return asyncio.new_event_loop(), "asyncio"
+
+
+async def _serve(emu, spec, cfg, log, worker, workers):
+    from aiohttp import web
+
+    runner = web.AppRunner(emu.make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, spec.host, spec.port, reuse_port=workers > 1 or None, backlog=2048)
+    try:
+        await site.start()
+    except OSError as exc:
+        log("ERROR", "[Errno %s] error while attempting to bind on address (%r, %d): %s"
+            % (exc.errno, spec.host, spec.port, exc.strerror))
+        await runner.cleanup()
+        return 1
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    first = worker == 0
+    if spec.engine == "vllm":
+        if first:
+            log.raw("INFO:     Started server process [%d]" % os.getpid())
+            log.raw("INFO:     Waiting for application startup.")
+            log.raw("INFO:     Application startup complete.")
+            log.raw("INFO:     Uvicorn running on http://%s:%d (Press CTRL+C to quit)" % (spec.host, spec.port))
+    else:
+        if first:
+            log.raw("INFO:     Uvicorn running on http://%s:%d (Press CTRL+C to quit)" % (spec.host, spec.port))
+
+    def warmed():
+        emu.warming = False
+        if first and spec.engine == "sglang":
+            log("INFO", "The server is fired up and ready to roll!")
+
+    if cfg.warmup_seconds > 0:
+        loop.call_later(cfg.warmup_seconds, warmed)
+    else:
+        warmed()
+    await stop.wait()
+    if first:
+        log("INFO", "Shutting down the HTTP server." if spec.engine == "vllm" else "Shutting down.")
+    emu.shutting_down = True
+    for task in list(emu.tasks):
+        task.cancel()
+    await runner.cleanup()
+    return 0
+
+
+def serve(spec, cfg, params, reason, worker, workers, hf_from_file):
+    """Run one worker's server until SIGTERM/SIGINT; returns the exit code."""
+    from .server import Emulator
+
+    log = Log(spec.engine, worker if workers > 1 else None)
+    loop, kind = _new_loop(cfg.use_uvloop)
+    asyncio.set_event_loop(loop)
+    try:
+        emu = Emulator(spec, cfg, params, reason, worker=worker, workers=workers, logger=log,
+                       hf_token_from_file=hf_from_file)
+        if worker == 0:
+            log("INFO", "llmfleet engine emulator: event loop %s, %d worker(s)" % (kind, workers), source="llmfleet")
+        return loop.run_until_complete(_serve(emu, spec, cfg, log, worker, workers))
+    finally:
+        loop.close()
+
+
+def _run_workers(spec, cfg, params, reason, hf_from_file, log):
+    children = []
+    for worker in range(cfg.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = serve(spec, cfg, params, reason, worker, cfg.workers, hf_from_file)
+            finally:
+                os._exit(code)
+        children.append(pid)
+    stopping = [False]
+
+    def forward(signum, frame):
+        stopping[0] = True
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    result = 0
+    while children:
+        pid, status = os.wait()
+        if pid not in children:
+            continue
+        children.remove(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 and not stopping[0]:
+            log("ERROR", "worker process %d exited with code %d; stopping the others" % (pid, code))
+            result = code if code > 0 else 1
+            forward(signal.SIGTERM, None)
+    return result
+
+
+def run(spec, environ=None):
+    """Everything after the command line was parsed. Returns the process exit code."""
+    environ = os.environ if environ is None else environ
+    log = Log(spec.engine)
+    try:
+        cfg = settings_mod.from_env(spec.engine, environ)
+        params, reason = presets.resolve(spec, environ)
+    except (settings_mod.SettingsError, presets.PresetError) as exc:
+        sys.stderr.write("llmfleet-emulator: error: %s\n" % exc)
+        return 2
+    if spec.engine == "vllm":
+        log("INFO", "vLLM API server version %s" % spec.version)
+        shown = {k: v for k, v in spec.args.items() if k != "model_tag"}
+        log("INFO", "non-default args: %s" % json.dumps(shown, sort_keys=True, default=str), source="utils.py")
+    else:
+        log("INFO", "server_args=ServerArgs(%s)" % ", ".join("%s=%r" % kv for kv in sorted(spec.args.items())))
+    log("INFO", "llmfleet engine emulator: preset %s (%s), time scale %g, seed %d, faults: %s"
+        % (params.name, reason, cfg.time_scale, cfg.seed, ", ".join(cfg.faults.active()) or "none"),
+        source="llmfleet")
+    hf_from_file, code = _read_hf_token(environ, log)
+    if code:
+        return code
+    code = _load(spec, cfg, log)
+    if code is not None:
+        return code
+    if cfg.workers == 1:
+        return serve(spec, cfg, params, reason, 0, 1, hf_from_file)
+    return _run_workers(spec, cfg, params, reason, hf_from_file, log)
