@@ -243,14 +243,14 @@ def normalize_config(config):
     for key, low, inclusive_low, high in (("random_range_ratio", 0.0, True, 1.0),):
         try:
             value = _as_float(cfg[key])
-            if not (value >= low if inclusive_low else value > low) or not value < high:
+            if not (value >= low if inclusive_low else value > low) or value >= high:
                 raise ValueError
             cfg[key] = value
         except (TypeError, ValueError):
             errors.append("%s must be a number in [0, 1) (0 = fixed lengths), got %r" % (key, cfg[key]))
     try:
         rate = _as_float(cfg["request_rate"])
-        if not rate > 0 or math.isnan(rate):
+        if math.isnan(rate) or rate <= 0:
             raise ValueError
         cfg["request_rate"] = rate
     except (TypeError, ValueError):
@@ -258,7 +258,7 @@ def normalize_config(config):
                       % (cfg["request_rate"],))
     try:
         burst = _as_float(cfg["burstiness"])
-        if not burst > 0 or math.isnan(burst):
+        if math.isnan(burst) or burst <= 0:
             raise ValueError
         cfg["burstiness"] = burst
     except (TypeError, ValueError):
@@ -268,7 +268,7 @@ def normalize_config(config):
             continue
         try:
             value = _as_float(cfg[key])
-            if not value > 0 or math.isinf(value) or math.isnan(value):
+            if math.isnan(value) or math.isinf(value) or value <= 0:
                 raise ValueError
             cfg[key] = value
         except (TypeError, ValueError):
@@ -649,7 +649,7 @@ def arrival_offsets(num, rate, burstiness, seed):
         return None
     rng = random.Random("arrivals:%s" % seed)
     delays = []
-    for _ in range(num):
+    for dummy in range(num):
         if math.isinf(burstiness):
             delays.append(1.0 / rate)
         else:
@@ -743,7 +743,7 @@ async def drive(cfg, plan, counter, slots, t0, arrivals, on_done=None):
                 if on_done is not None:
                     on_done(rec)
 
-        await asyncio.gather(*[slot() for _ in range(slots)])
+        await asyncio.gather(*[slot() for dummy in range(slots)])
         wall = perf_counter() - wall0
         cpu = time.process_time() - cpu0
         stop[0] = True
@@ -911,10 +911,10 @@ async def _prepare(cfg, progress):
             cfg["random_range_ratio"], cfg["seed"], cfg["request_id_prefix"], cfg["vocab_size"], stream="prompt")
         warm = []
         if cfg["num_warmups"]:
-            warm, _ = await dataset_mod.build_random_dataset(
+            warm = (await dataset_mod.build_random_dataset(
                 tokenizer, cfg["num_warmups"], cfg["random_input_len"], cfg["random_output_len"],
                 cfg["random_range_ratio"], cfg["seed"], cfg["request_id_prefix"] + "warmup-", cfg["vocab_size"],
-                stream="warmup")
+                stream="warmup"))[0]
         info["build_s"] = perf_counter() - t_start
         if progress:
             _call_progress(progress, "dataset", cfg["num_prompts"], cfg["num_prompts"], info["build_s"])
@@ -924,7 +924,7 @@ async def _prepare(cfg, progress):
     if warm:
         plan = [(p.request_id, request_body(cfg, p.prompt, p.output_len), p.prompt_len, p.output_len) for p in warm]
         slots = min(cfg["max_concurrency"] or len(plan), len(plan))
-        records, _ = await drive(cfg, plan, _LocalCounter(len(plan)), slots, perf_counter(), None)
+        records = (await drive(cfg, plan, _LocalCounter(len(plan)), slots, perf_counter(), None))[0]
         failed = [r for r in records if not r.success]
         warmup = {"requests": len(records), "failed": len(failed),
                   "errors": sorted(set(r.error.splitlines()[0][:200] for r in failed if r.error))[:5]}

@@ -75,8 +75,8 @@ def sample_lengths(rng, num, input_len, output_len, range_ratio):
     out_high = max(int(math.ceil(output_len * (1 + range_ratio))), 1)
     if range_ratio == 0.0:
         return [input_len] * num, [output_len] * num
-    ins = [rng.randint(in_low, in_high) for _ in range(num)]
-    outs = [rng.randint(out_low, out_high) for _ in range(num)]
+    ins = [rng.randint(in_low, in_high) for dummy in range(num)]
+    outs = [rng.randint(out_low, out_high) for dummy in range(num)]
     return ins, outs
 
 
@@ -93,7 +93,7 @@ async def harvest_token_pool(tokenizer, seed, words=2000):
     """
     rng = random.Random("pool:%s" % seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
-    pieces = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 8))) for _ in range(words)]
+    pieces = ["".join(rng.choice(letters) for dummy in range(rng.randint(3, 8))) for dummy in range(words)]
     text = " ".join(WORDS) + " " + " ".join(pieces)
     ids = (await tokenizer.encode_batch([text]))[0]
     pool = sorted(set(int(i) for i in ids))

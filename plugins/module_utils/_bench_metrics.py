@@ -263,7 +263,7 @@ def peak_output_and_concurrency(successful):
         events.append((rec.start_time + rec.latency, -1))
     events.sort(key=lambda e: (e[0], e[1]))
     current = peak = 0
-    for _, delta in events:
+    for dummy, delta in events:
         current += delta
         if current > peak:
             peak = current
@@ -457,7 +457,7 @@ def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, ma
     if overheads:
         # the most common difference is the chat template's share (the smallest on a tie)
         overhead = sorted(overheads.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-    counts = dict((code, 0) for code, _ in _CONTRACT_LABELS)
+    counts = dict((code, 0) for code, dummy in _CONTRACT_LABELS)
     first = {}
     offenders = []
     for rec in ok:
@@ -468,7 +468,7 @@ def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, ma
             first.setdefault(code, (rec.index, text))
         if problems:
             offenders.append({"index": rec.index, "request_id": rec.request_id,
-                              "reasons": [text for _, text in problems]})
+                              "reasons": [text for dummy, text in problems]})
     reasons = []
     for code, label in _CONTRACT_LABELS:
         if counts[code]:

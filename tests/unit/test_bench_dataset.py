@@ -1,9 +1,6 @@
 """The random dataset: exact prompt lengths through a tokenizer, seeded, no shared prefixes."""
 import asyncio
-import math
 import random
-
-import pytest
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_dataset as ds
 
@@ -78,15 +75,15 @@ def test_lengths_converge_when_decode_encode_is_not_a_round_trip():
 
 
 def test_seeded_and_reproducible():
-    a, _ = _build(WordTokenizerDouble(), seed=7)
-    b, _ = _build(WordTokenizerDouble(), seed=7)
-    c, _ = _build(WordTokenizerDouble(), seed=8)
+    a, dummy = _build(WordTokenizerDouble(), seed=7)
+    b, dummy = _build(WordTokenizerDouble(), seed=7)
+    c, dummy = _build(WordTokenizerDouble(), seed=8)
     assert [p.prompt for p in a] == [p.prompt for p in b]
     assert [p.prompt for p in a] != [p.prompt for p in c]
 
 
 def test_no_two_prompts_share_a_prefix_cache_block():
-    prompts, _ = _build(WordTokenizerDouble(), n=200, input_len=64)
+    prompts, dummy = _build(WordTokenizerDouble(), n=200, input_len=64)
     first_blocks = {" ".join(p.prompt.split()[:16]) for p in prompts}
     assert len(first_blocks) == 200
     firsts = {p.prompt.split()[0] for p in prompts}
@@ -94,8 +91,8 @@ def test_no_two_prompts_share_a_prefix_cache_block():
 
 
 def test_warmup_stream_differs_from_measured_prompts():
-    measured, _ = _build(WordTokenizerDouble(), n=5)
-    warm, _ = asyncio.run(ds.build_random_dataset(WordTokenizerDouble(), 5, 64, 16, 0.0, 0, "w-", stream="warmup"))
+    measured, dummy = _build(WordTokenizerDouble(), n=5)
+    warm, dummy = asyncio.run(ds.build_random_dataset(WordTokenizerDouble(), 5, 64, 16, 0.0, 0, "w-", stream="warmup"))
     assert not {p.prompt for p in measured} & {p.prompt for p in warm}
 
 
@@ -127,6 +124,6 @@ def test_harvested_pool_has_no_special_ids():
 def test_seed_sized_dataset_is_quick():
     import time
     start = time.perf_counter()
-    prompts, _ = _build(WordTokenizerDouble(vocab=32768), n=512, input_len=8192, output_len=1024)
+    prompts, dummy = _build(WordTokenizerDouble(vocab=32768), n=512, input_len=8192, output_len=1024)
     assert len(prompts) == 512 and prompts[-1].prompt_len == 8192
     assert time.perf_counter() - start < 30  # seconds, on a slow shared CI core

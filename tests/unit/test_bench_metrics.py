@@ -119,7 +119,7 @@ def test_metrics_on_timeline(timeline):
 
 
 def test_peak_tokens_and_concurrency_as_vllm(timeline):
-    res, _ = m.calculate_metrics(timeline, duration=2.0)
+    res, dummy = m.calculate_metrics(timeline, duration=2.0)
     # A's 4 messages fall in second 0, C's one in second 1: vLLM counts messages per 1 s bucket
     assert res["max_output_tokens_per_s"] == 4.0
     # A [0, 0.2) overlaps C [0.15, 1.05)
@@ -127,12 +127,12 @@ def test_peak_tokens_and_concurrency_as_vllm(timeline):
 
 
 def test_goodput_counts_requests_meeting_every_slo(timeline):
-    res, _ = m.calculate_metrics(timeline, duration=2.0, goodput={"ttft": 150})
+    res, dummy = m.calculate_metrics(timeline, duration=2.0, goodput={"ttft": 150})
     assert res["request_goodput"] == 0.5  # only A (100 ms) meets 150 ms
-    res, _ = m.calculate_metrics(timeline, duration=2.0, goodput={"ttft": 1000, "tpot": 10})
+    res, dummy = m.calculate_metrics(timeline, duration=2.0, goodput={"ttft": 1000, "tpot": 10})
     # C's TPOT counts as 0 (one token) and passes; A's 20 ms fails 10 ms
     assert res["request_goodput"] == 0.5
-    res, _ = m.calculate_metrics(timeline, duration=2.0, goodput={"e2el": 1000, "tpot": 25})
+    res, dummy = m.calculate_metrics(timeline, duration=2.0, goodput={"e2el": 1000, "tpot": 25})
     assert res["request_goodput"] == 1.0
 
 

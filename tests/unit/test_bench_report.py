@@ -75,8 +75,8 @@ def test_invalid_run_is_announced_above_the_table():
 
 
 def test_flagged_client_is_announced():
-    result = dict(RESULT, llmfleet={"valid": True, "client": {"flagged": True, "reasons": ["worker 0 used 97% of a CPU core"],
-                                                             "workers": 1, "cpu_percent_max": 97.0}})
+    client = {"flagged": True, "reasons": ["worker 0 used 97% of a CPU core"], "workers": 1, "cpu_percent_max": 97.0}
+    result = dict(RESULT, llmfleet={"valid": True, "client": client})
     text = format_summary(result)
     assert text.startswith("WARNING: the load generator may have distorted")
     assert "Client may have distorted figures:       YES" in text

@@ -53,7 +53,7 @@ def test_vllm_timing_rules(cut):
 
 
 def test_several_messages_in_one_read_share_its_timestamp():
-    data = b"".join(piece for piece, _ in STREAM)
+    data = b"".join(piece for piece, dummy in STREAM)
     rec, parser = _feed([(data, 0.5)])
     assert rec.ttft == 0.5 and rec.itl == [0.0, 0.0, 0.0]
 
@@ -64,7 +64,7 @@ def test_crlf_comments_and_multiline_events():
         (b"event: message\r\n" + _chunk({"content": "x"}).replace(b"\n\n", b"\r\n\r\n"), 0.1),
         (b"data:" + _chunk({"content": "y"}, finish="length")[6:], 0.2),
     ]
-    rec, _ = _feed(stream)
+    rec, dummy = _feed(stream)
     assert rec.ttft == 0.1 and rec.itl == pytest.approx([0.1])
     assert rec.generated_text == "xy"
 
@@ -75,14 +75,14 @@ def test_continuous_usage_gives_exact_tokens_per_chunk():
         (_chunk({"content": "b c d"}, usage={"prompt_tokens": 5, "completion_tokens": 4}), 0.2),
         (_chunk({}, usage={"prompt_tokens": 5, "completion_tokens": 4}, choices=False), 0.3),
     ]
-    rec, _ = _feed(stream)
+    rec, dummy = _feed(stream)
     assert rec.chunk_tokens == [1, 3]
     assert rec.output_tokens == 4
 
 
 def test_error_event_inside_a_200_stream_is_recorded():
-    rec, _ = _feed([(_chunk({"content": "a"}), 0.1),
-                    (b'data: {"error": {"message": "engine died", "code": 500}}\n\n', 0.2)])
+    stream = [(_chunk({"content": "a"}), 0.1), (b'data: {"error": {"message": "engine died", "code": 500}}\n\n', 0.2)]
+    rec, dummy = _feed(stream)
     assert rec.stream_error == "engine died"
 
 

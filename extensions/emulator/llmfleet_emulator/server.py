@@ -235,11 +235,13 @@ class Emulator:
         return web.Response(status=200)
 
     # ---- request parsing -----------------------------------------------------------------
-    async def _body(self, request):
+    async def _body(self, request, arrival=None):
         try:
             body = await request.json(loads=json.loads)
         except ValueError as exc:
             raise RequestError(400, "JSON decode error: %s" % exc)
+        if arrival is not None:  # when the whole body was in: the engine cannot start before
+            arrival += [time.time(), time.monotonic()]
         if not isinstance(body, dict):
             raise RequestError(400, "the request body must be a JSON object")
         return body
@@ -340,9 +342,9 @@ class Emulator:
 
     # ---- generation endpoints ------------------------------------------------------------
     async def chat(self, request):
-        arrival = (time.time(), time.monotonic())
+        arrival = [time.time(), time.monotonic()]
         try:
-            body = await self._body(request)
+            body = await self._body(request, arrival)
             model = self._check_model(body)
             messages = self._messages(body)
             tool = self._tool(body, messages, anthropic=False)
@@ -366,9 +368,9 @@ class Emulator:
         return await self._stream(request, "/v1/chat/completions", arrival, trace_id, prompt_tokens, out, enc, True)
 
     async def completions(self, request):
-        arrival = (time.time(), time.monotonic())
+        arrival = [time.time(), time.monotonic()]
         try:
-            body = await self._body(request)
+            body = await self._body(request, arrival)
             model = self._check_model(body)
             prompt = body.get("prompt")
             if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
@@ -397,9 +399,9 @@ class Emulator:
         return await self._stream(request, "/v1/completions", arrival, trace_id, prompt_tokens, out, enc, False)
 
     async def messages(self, request):
-        arrival = (time.time(), time.monotonic())
+        arrival = [time.time(), time.monotonic()]
         try:
-            body = await self._body(request)
+            body = await self._body(request, arrival)
             model = self._check_model(body)
             messages = self._messages(body)
             tool = self._tool(body, messages, anthropic=True)
@@ -532,6 +534,7 @@ class Emulator:
                 "request_id": trace_id, "endpoint": endpoint, "status": status, "stream": stream,
                 "worker": self.worker, "preset": self.params.name, "time_scale": self.scale,
                 "arrival_time": arrival[0], "arrival_monotonic": arrival[1],
+                "body_received_time": arrival[2], "body_received_monotonic": arrival[3],
                 "first_chunk_time": c.wall[0] if c.wall else None,
                 "first_chunk_monotonic": c.mono[0] if c.mono else None,
                 "chunk_times": c.wall, "chunk_monotonic": c.mono, "chunk_tokens": c.tokens,
