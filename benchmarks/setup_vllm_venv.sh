@@ -20,10 +20,14 @@ PIP=("$VENV/bin/pip" install -q --disable-pip-version-check)
 # machine's wheel directory (pip's find-links), as PyPI's default torch build is the CUDA one.
 "${PIP[@]}" "torch==${TORCH_VERSION}"
 "${PIP[@]}" --no-deps "vllm==${VLLM_VERSION}"
-# What vllm.benchmarks.serve and the modules it imports need (found by importing it).
-"${PIP[@]}" aiohttp numpy tqdm regex transformers tokenizers pillow pyyaml psutil pydantic \
-  cachetools msgspec cloudpickle typing_extensions requests sentencepiece protobuf \
-  openai fastapi prometheus_client pyzmq blake3 cbor2 huggingface_hub uvloop setproctitle
+# What vllm.benchmarks.serve and the modules it imports need (found by importing it). Never a plain
+# `pip install vllm` here: that would pull CUDA torch, flashinfer and the CUDA libraries (gigabytes).
+"${PIP[@]}" aiohttp numpy tqdm regex "transformers<5.21" tokenizers pillow pyyaml psutil pydantic \
+  cachetools msgspec cloudpickle typing_extensions requests sentencepiece protobuf openai fastapi \
+  prometheus_client pyzmq blake3 cbor2 huggingface_hub uvloop setproctitle pybase64 openai-harmony \
+  py-cpuinfo einops
+# imported at module level by vLLM's structured-output code; their own dependencies are not needed
+"${PIP[@]}" --no-deps xgrammar apache-tvm-ffi partial-json-parser llguidance
 "$VENV/bin/python" - <<'EOF'
 import importlib, sys
 import vllm.benchmarks.serve as serve  # noqa: F401  (fails here, not in the middle of a benchmark)

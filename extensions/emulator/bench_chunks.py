@@ -107,10 +107,11 @@ def client_process(port, streams, duration, max_tokens, result):
     loop.run_until_complete(_client(port, streams, duration, max_tokens, result))
 
 
-def measure(workers, duration, streams, clients, max_tokens, python):
+def measure(workers, duration, streams, clients, max_tokens, python, preset="fast", time_scale=1.0):
     port = free_port()
     env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               EMULATOR_PRESET="fast", EMULATOR_LOAD_SECONDS="0", EMULATOR_WORKERS=str(workers))
+               EMULATOR_PRESET=preset, EMULATOR_TIME_SCALE=str(time_scale), EMULATOR_LOAD_SECONDS="0",
+               EMULATOR_WORKERS=str(workers))
     proc = subprocess.Popen([python, "-m", "llmfleet_emulator", "vllm", "serve", "--model", "bench",
                              "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -148,15 +149,20 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--max-tokens", type=int, default=2000, help="tokens (chunks) per stream")
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs the emulator")
+    parser.add_argument("--preset", default="fast",
+                        help="timing preset (default fast; a timed one with a large --time-scale measures the "
+                             "timer path)")
+    parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of the table")
     args = parser.parse_args(argv)
-    print("machine: %d CPU cores; %d client processes, %d streams, %.0f s each"
-          % (os.cpu_count(), args.clients, args.streams, args.duration))
+    print("machine: %d CPU cores; %d client processes, %d streams, %.0f s each; preset %s, time scale %g"
+          % (os.cpu_count(), args.clients, args.streams, args.duration, args.preset, args.time_scale))
     if not args.json:
         print("%8s %12s %18s %14s %22s %14s" % ("workers", "chunks/s", "chunks/s/worker", "server CPU s",
                                                 "chunks/server-CPU-s", "client CPU s"))
     for n in [int(w) for w in args.workers.split(",")]:
-        r = measure(n, args.duration, args.streams, args.clients, args.max_tokens, args.python)
+        r = measure(n, args.duration, args.streams, args.clients, args.max_tokens, args.python, args.preset,
+                    args.time_scale)
         if args.json:
             print(json.dumps(r))
         else:

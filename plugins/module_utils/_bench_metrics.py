@@ -48,6 +48,9 @@ LLMFLEET_DEFINITIONS = {
              "chat-template overhead)",
     "client": "client self-check: event-loop lag and CPU of each load-generator process; 'flagged' when the "
               "client may have distorted the latency figures",
+    "max_concurrent_requests_per_second_bucket": "peak concurrency as released vLLM (0.33) reports it: the most "
+                                                 "requests active within one 1 s bucket; max_concurrent_requests "
+                                                 "is vLLM main's exact peak of overlapping requests",
 }
 
 
@@ -268,6 +271,22 @@ def peak_output_and_concurrency(successful):
         if current > peak:
             peak = current
     return float(max(per_second)), peak
+
+
+def concurrency_per_second_bucket(successful):
+    """``max_concurrent_requests`` as released vLLM (0.33) computes it: the most requests active in one
+    1 s bucket (a request counts in every bucket from its start's to its end's, both included). It can
+    exceed max_concurrency: requests that follow each other within one second all count."""
+    if not successful:
+        return 0
+    min_start = min(r.start_time for r in successful)
+    max_end = max(r.start_time + r.latency for r in successful)
+    buckets = [0] * (int(math.ceil(max_end - min_start)) + 1)
+    for rec in successful:
+        for second in range(int(rec.start_time - min_start), int(rec.start_time + rec.latency - min_start) + 1):
+            if 0 <= second < len(buckets):
+                buckets[second] += 1
+    return max(buckets)
 
 
 def calculate_metrics(records, duration, percentiles=DEFAULT_METRIC_PERCENTILES,
@@ -515,4 +534,5 @@ def llmfleet_additions(records, percentiles=DEFAULT_METRIC_PERCENTILES):
         for stat, value in describe(values, percentiles).items():
             out["%s_%s_ms" % (stat, name)] = value
     out["requests_without_content"] = sum(1 for r in ok if r.ttft_content is None)
+    out["max_concurrent_requests_per_second_bucket"] = concurrency_per_second_bucket(ok)
     return out

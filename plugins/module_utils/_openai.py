@@ -19,6 +19,7 @@ why it breaks the contract and what to change.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -398,21 +399,17 @@ class Client:
             return resp.status, resp, start
         except urllib.error.HTTPError as exc:
             return exc.code, exc, start
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            # ValueError: http.client's "RemoteDisconnected"/bad status lines are OSError or
-            # HTTPException subclasses; HTTPException is caught just below.
+        except (urllib.error.URLError, OSError) as exc:
             raise Unreachable(describe_unreachable(exc))
-        except Exception as exc:  # http.client.HTTPException (RemoteDisconnected, BadStatusLine)
-            if exc.__class__.__module__ == "http.client":
-                raise Unreachable("the connection closed without an HTTP answer (%s)" % exc.__class__.__name__)
-            raise
+        except http.client.HTTPException as exc:  # BadStatusLine and friends: something answered, not HTTP
+            raise Unreachable("the connection closed without a valid HTTP answer (%s)" % exc.__class__.__name__)
 
     def request(self, method, path, body=None, key="default", headers=None, timeout=None):
         """The whole answer as a :class:`Response`."""
         status, resp, start = self.open(method, path, body, key, headers, timeout)
         try:
             payload = resp.read()
-        except (OSError, socket.timeout) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise Unreachable("the answer broke off (%s)" % describe_unreachable(exc))
         finally:
             resp.close()
@@ -632,7 +629,7 @@ class Checks:
             try:
                 for event, data in iter_sse(resp):
                     events.append((self.clock() - start, event, data))
-            except (OSError, socket.timeout) as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 raise VerifyError("the stream from POST %s broke off after %d events: %s (request_timeout %g s)"
                                   % (self.client.url(path), len(events), describe_unreachable(exc),
                                      self.client.request_timeout))
@@ -811,13 +808,17 @@ def verify(params, run_command=None, bin_path=None, clock=time.monotonic, sleep=
                     params.get("use_proxy", False), clock=clock)
     runner = Checks(client, served, int(params["max_tokens"]), clock=clock)
 
-    common = {"base_url": base_url, "served_model_name": served, "checks": checks, "warnings": warnings}
+    common = {"base_url": base_url, "served_model_name": served, "checks": checks, "warnings": warnings,
+              "api_key_masked": mask_secret(api_key) or None}
+    waiting_since = clock()
     try:
         readiness = wait_ready(client, float(params["timeout"]), float(params["poll_interval"]),
                                float(params["unhealthy_grace"]), watches, clock=clock, sleep=sleep,
                                key_hint=runner.http_problem)
     except VerifyError as exc:
-        exc.details.update(common, report=[], ready_after_s=None, failed_check="readiness")
+        exc.details.update(common, report=[], ready_after_s=None, failed_check="readiness",
+                           failed_at=time.time())
+        exc.details.setdefault("waited_s", round(clock() - waiting_since, 3))
         raise
     runner.readiness = readiness
 

@@ -124,6 +124,11 @@ def test_peak_tokens_and_concurrency_as_vllm(timeline):
     assert res["max_output_tokens_per_s"] == 4.0
     # A [0, 0.2) overlaps C [0.15, 1.05)
     assert res["max_concurrent_requests"] == 2
+    # released vLLM counts requests per 1 s bucket: A and C in second 0, C again in second 1
+    assert m.llmfleet_additions(timeline)["max_concurrent_requests_per_second_bucket"] == 2
+    back_to_back = [_rec(i, start=0.1 * i, ttft=0.05, itl=[0.01], out_tokens=2, expected_out=2) for i in range(5)]
+    assert m.calculate_metrics(back_to_back, 1.0)[0]["max_concurrent_requests"] == 1
+    assert m.llmfleet_additions(back_to_back)["max_concurrent_requests_per_second_bucket"] == 5
 
 
 def test_goodput_counts_requests_meeting_every_slo(timeline):

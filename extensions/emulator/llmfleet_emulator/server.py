@@ -22,6 +22,7 @@ from .generation import RequestError
 from .metrics import Metrics
 from .timing import EMIT, PARK, WAIT, Engine
 from .trace import TraceWriter
+from .waker import Waker
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 _DUMPS = json.dumps
@@ -40,9 +41,10 @@ def _anthropic_error_body(err):
 class _Counters:
     """What one request saw, for the trace and the metrics."""
 
-    __slots__ = ("wall", "mono", "tokens", "sent", "first_mono")
+    __slots__ = ("wall", "mono", "tokens", "sent", "first_mono", "late")
 
     def __init__(self):
+        self.late = None
         self.wall = []
         self.mono = []
         self.tokens = []
@@ -70,6 +72,8 @@ class Emulator:
         self.faults = settings.faults
         self.fault_rng = random.Random(settings.seed * 7919 + worker)
         self.request_index = 0
+        self.max_lateness = 0.0
+        self.waker = None
         self.completed = 0
         self.dead = False
         self.warming = settings.warmup_seconds > 0
@@ -89,9 +93,17 @@ class Emulator:
             fut.set_result(None)
 
     async def drive(self, gen, on_emit):
-        """Run a timing-model generator in real time, calling ``on_emit(k)`` for each chunk."""
+        """Run a timing-model generator in real time, calling ``on_emit(k)`` for each chunk.
+
+        Returns the largest lateness (wall seconds) of a wake-up against the model's schedule:
+        the emulator's own check that it kept up (an overloaded event loop sends late).
+        """
         t0, scale, mono, sleep = self.t0, self.scale, time.monotonic, asyncio.sleep
+        if self.waker is None:
+            self.waker = Waker(asyncio.get_running_loop())
+        wait_until = self.waker.wait_until
         send = gen.send
+        late = 0.0
         try:
             action = next(gen)
             while True:
@@ -99,8 +111,16 @@ class Emulator:
                 if kind == EMIT:
                     await on_emit(value)
                 elif kind == WAIT:
-                    delay = t0 + value / scale - mono()
-                    await sleep(delay if delay > 0 else 0)
+                    due = t0 + value / scale
+                    delay = due - mono()
+                    if delay <= 0:
+                        await sleep(0)
+                    else:
+                        await wait_until(due)
+                        delay = due - mono()
+                    lag = -delay
+                    if lag > late:
+                        late = lag
                 else:  # PARK: wait for a slot
                     fut = asyncio.get_running_loop().create_future()
                     self.parked[value] = fut
@@ -110,6 +130,9 @@ class Emulator:
             pass
         finally:
             gen.close()
+            if late > self.max_lateness:
+                self.max_lateness = late
+        return late
 
     # ---- app -----------------------------------------------------------------------------
     def make_app(self):
@@ -176,6 +199,7 @@ class Emulator:
         return {"emulated": True, "engine": self.spec.engine, "preset": p.name, "preset_reason": self.preset_reason,
                 "calibrated": p.calibrated, "time_scale": self.scale, "seed": self.settings.seed,
                 "worker": self.worker, "workers": self.workers, "spec_tokens": p.spec_tokens,
+                "max_send_lateness_s": self.max_lateness,
                 "faults": self.faults.active(), "hf_token_from_file": self.hf_token_from_file,
                 "api_key_required": bool(self.keys), "tokenizer": "words (llmfleet_emulator.tokenizer)",
                 "vocab_size": tokenizer.VOCAB_SIZE}
@@ -462,7 +486,7 @@ class Emulator:
             c.sent += k
 
         self.metrics.prompt_tokens += prompt_tokens
-        await self.drive(self.engine.request(prompt_tokens, out.total, self._new_rng()), on_emit)
+        c.late = await self.drive(self.engine.request(prompt_tokens, out.total, self._new_rng()), on_emit)
         resp = web.json_response(make_body())
         self._finish(endpoint, arrival, trace_id, prompt_tokens, out, c, False, 200)
         return resp
@@ -500,7 +524,7 @@ class Emulator:
         status = 499  # unless it completes: the client went away (nginx's code for it)
         usage_time = None
         try:
-            await self.drive(self.engine.request(prompt_tokens, out.total, self._new_rng()), on_emit)
+            c.late = await self.drive(self.engine.request(prompt_tokens, out.total, self._new_rng()), on_emit)
             tail = enc.finish(prompt_tokens, c.sent)
             if not done and tail.endswith(sse.DONE):
                 tail = tail[:-len(sse.DONE)]
@@ -538,7 +562,7 @@ class Emulator:
                 "first_chunk_time": c.wall[0] if c.wall else None,
                 "first_chunk_monotonic": c.mono[0] if c.mono else None,
                 "chunk_times": c.wall, "chunk_monotonic": c.mono, "chunk_tokens": c.tokens,
-                "usage_time": usage_time,
+                "usage_time": usage_time, "max_send_lateness_s": c.late,
                 "prompt_tokens": prompt_tokens, "completion_tokens": c.sent,
                 "finish_reason": out.finish if status == 200 else None,
                 "end_time": time.time(), "end_monotonic": time.monotonic()})

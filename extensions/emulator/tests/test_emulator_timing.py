@@ -135,15 +135,14 @@ def test_time_scale_divides_model_time():
     params = PRESETS["b200-vllm"]
     prompt_words = 1000
     emu = Emulator(SEED_B200_VLLM, env={"EMULATOR_TIME_SCALE": "2", "EMULATOR_TTFT_OVERHEAD_JITTER": "0",
-                                        "EMULATOR_STEP_JITTER": "0"})
+                                        "EMULATOR_STEP_JITTER": "0", "EMULATOR_NEW_BATCH_BUCKET_JIT_S": "0"})
     try:
         started = time.monotonic()
         events = emu.stream("/v1/chat/completions", chat_body(content="w " * prompt_words, max_tokens=50))
     finally:
         emu.stop()
-    # One request alone: overhead + first-batch warm-up + prefill, then 49 one-sequence steps.
-    ttft_model = (params.ttft_overhead_s + params.new_batch_bucket_jit_s
-                  + (prompt_words + 3) / params.prefill_tokens_per_s)
+    # One request alone: overhead + prefill, then 49 one-sequence steps (warm-up pause off).
+    ttft_model = params.ttft_overhead_s + (prompt_words + 3) / params.prefill_tokens_per_s
     decode_model = 49 * (params.decode_step_base_s + params.decode_step_per_seq_s)
     times = [t for t, _, d in events if d != "[DONE]"]
     decode_real = times[-1] - times[0]

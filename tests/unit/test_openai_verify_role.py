@@ -1,0 +1,105 @@
+"""The llmfleet.serving.verify role through playbooks/verify.yml, run by ansible-playbook on this machine
+(connection local) against the REAL engine emulator. Slower than the module tests (one ansible-playbook
+start each), so only what the role adds: the plan-derived endpoint, the printed client settings, the
+llmfleet_verify fact, a failure that names the host, and the key kept out of the whole output.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from test_openai_verify_module import KEY, MASKED, ROOT, SEED_VLLM, Emulator
+
+pytestmark = pytest.mark.slow
+
+
+def run_playbook(tmp_path, emu, host_vars, *extra):
+    inventory = {"all": {"children": {"llmfleet_serving": {"hosts": {"node1": dict({
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        # What the serve role leaves behind: the plan (only the parts verify reads).
+        "llmfleet_plan": {"port": emu.port, "served_model_name": "deepseek", "readiness": {"timeout_s": 30}},
+        "verify_poll_interval": 0.2, "verify_client_host": "10.1.2.3",
+    }, **host_vars)}}}}}
+    inv = tmp_path / "inventory.json"
+    inv.write_text(json.dumps(inventory))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
+               PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv),
+                           str(ROOT / "playbooks" / "verify.yml"), "-v"] + list(extra),
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return proc, json.loads(proc.stdout[proc.stdout.index("{"):])
+
+
+def task_result(output, name_part, play=0):
+    for task in output["plays"][play]["tasks"]:
+        if name_part in task["task"]["name"]:
+            return task["hosts"]["node1"]
+    raise AssertionError("no task %r in %s" % (name_part, [t["task"]["name"] for t in output["plays"][play]["tasks"]]))
+
+
+def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_path):
+    emu = Emulator(tmp_path, SEED_VLLM, {"VLLM_API_KEY": KEY})
+    try:
+        proc, out = run_playbook(tmp_path, emu, {"serve_api_key": KEY,
+                                                 "verify_checks": ["health", "models", "chat_stream", "auth", "anthropic"]})
+    finally:
+        emu.stop()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    verify = task_result(out, "Wait for the server")
+    assert verify["base_url"] == "http://127.0.0.1:%d" % emu.port  # on the host itself, from plan.port
+    fact = task_result(out, "Record the outcome")["ansible_facts"]["llmfleet_verify"]
+    assert fact["passed"] is True and fact["result"] == "passed 5/5"
+    assert fact["openai_base_url"] == "http://10.1.2.3:%d/v1" % emu.port
+    settings = task_result(out, "Show the client settings")["msg"]
+    assert settings == [
+        "OpenAI-compatible clients (model deepseek):",
+        '  export OPENAI_BASE_URL="http://10.1.2.3:%d/v1"' % emu.port,
+        '  export OPENAI_API_KEY="%s"   # masked: put the server key here' % MASKED,
+        "Claude Code (the seed guide block):",
+        '  export ANTHROPIC_BASE_URL="http://10.1.2.3:%d"' % emu.port,
+        '  export ANTHROPIC_AUTH_TOKEN="%s"   # masked: put the server key here; Claude Code sends it as '
+        'Authorization: Bearer, the header vLLM and SGLang check' % MASKED,
+        '  export ANTHROPIC_MODEL="deepseek"',
+        '  export ANTHROPIC_DEFAULT_SONNET_MODEL="deepseek"',
+        '  export ANTHROPIC_DEFAULT_OPUS_MODEL="deepseek"',
+        '  export ANTHROPIC_DEFAULT_HAIKU_MODEL="deepseek"',
+        '  export ANTHROPIC_SMALL_FAST_MODEL="deepseek"',
+        '  export ANTHROPIC_FAST_MODEL="deepseek"',
+        "  export DISABLE_TELEMETRY=1",
+        "  export ENABLE_PROMPT_CACHING_1H=1",
+        "  claude",
+    ]
+    table = task_result(out, "Fleet verify summary", play=1)["msg"]
+    assert table[2].split() == ["node1", "passed", "5/5", "http://10.1.2.3:%d/v1" % emu.port, "deepseek",
+                                table[2].split()[-1]]
+    assert KEY not in proc.stdout and KEY not in proc.stderr
+
+
+def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_path):
+    emu = Emulator(tmp_path, ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "other"])
+    try:
+        proc, out = run_playbook(tmp_path, emu, {})
+    finally:
+        emu.stop()
+    assert proc.returncode == 2
+    fact = task_result(out, "Record the outcome")["ansible_facts"]["llmfleet_verify"]
+    assert (fact["passed"], fact["result"], fact["failed_check"]) == (False, "FAILED: models", "models")
+    failure = task_result(out, "Fail when the endpoint")
+    assert failure["failed"] is True
+    assert failure["msg"] == (
+        "node1: models check failed: /v1/models lists ['other'] but served_model_name is 'deepseek': the server "
+        "serves another model; check serve_served_model_name or the base_url")
+
+
+def test_no_plan_and_no_variables_is_a_clear_error(tmp_path):
+    emu = Emulator(tmp_path, ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"])
+    try:
+        proc, out = run_playbook(tmp_path, emu, {"llmfleet_plan": {}, "verify_fact_dir": str(tmp_path / "no-facts")})
+    finally:
+        emu.stop()
+    assert proc.returncode == 2
+    failure = task_result(out, "Check that there is an endpoint")
+    assert failure["msg"].startswith("node1 has no serving plan (llmfleet_plan, or ansible_local.llmfleet_plan in ")
+    assert "deploy with the llmfleet.serving.serve role first, or set both variables." in failure["msg"]
