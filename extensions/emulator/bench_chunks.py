@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How many streamed chunks per second the emulator sustains, per worker process.
 
 Starts the emulator (``fast`` preset: no model time, every chunk as soon as the loop can send it)
@@ -92,7 +91,7 @@ async def _client(port, streams, duration, max_tokens, result):
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(one(session) for _ in range(streams)))
+        await asyncio.gather(*(one(session) for _i in range(streams)))
     # each completed stream had a role chunk and [DONE] besides its content chunks
     result.put((events - 2 * completed, completed, time.process_time()))
 
@@ -123,10 +122,10 @@ def measure(workers, duration, streams, clients, max_tokens, python, preset="fas
         t0 = time.monotonic()
         procs = [multiprocessing.Process(target=client_process,
                                          args=(port, max(1, streams // clients), duration, max_tokens, result))
-                 for _ in range(clients)]
+                 for _i in range(clients)]
         for p in procs:
             p.start()
-        outs = [result.get(timeout=duration + 60) for _ in procs]
+        outs = [result.get(timeout=duration + 60) for _i in procs]
         wall = time.monotonic() - t0
         cpu = cpu_seconds(proc.pid) - cpu0
         for p in procs:
@@ -142,7 +141,7 @@ def measure(workers, duration, streams, clients, max_tokens, python, preset="fas
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure (comma-separated)")
     parser.add_argument("--streams", type=int, default=64, help="concurrent streams in all")

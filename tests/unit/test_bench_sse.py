@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import _Parser, request_body, normalize_config
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import (
+    _Parser, _is_plain_token_chunk, _string_bytes, normalize_config, request_body)
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_metrics import RequestRecord
 
 
@@ -15,10 +16,10 @@ def _chunk(delta, finish=None, usage=None, choices=True):
     return b"data: " + json.dumps(data).encode() + b"\n\n"
 
 
-def _feed(pieces, cut=None):
+def _feed(pieces, cut=None, want_text=True):
     """pieces: [(bytes, now)]; ``cut`` splits every piece's bytes at that offset into two reads."""
     rec = RequestRecord(0, "r0", 10, 3)
-    parser = _Parser(rec, 0.0, want_text=True)
+    parser = _Parser(rec, 0.0, want_text=want_text)
     for data, now in pieces:
         if cut and len(data) > cut:
             parser.feed(data[:cut], now)
@@ -50,6 +51,36 @@ def test_vllm_timing_rules(cut):
     assert rec.chunk_chars == [0, 3, 3, 2]
     assert rec.generated_text == "hmma b c"
     assert rec.stream_error is None
+
+
+def test_role_chunk_can_be_skipped_as_released_vllm_does():
+    rec = RequestRecord(0, "r0", 10, 3)
+    parser = _Parser(rec, 0.0, want_text=False, skip_role=True)
+    for data, now in STREAM:
+        parser.feed(data, now)
+    parser.finish(0.31)
+    assert rec.ttft == 0.13  # the reasoning chunk, not the role chunk at 0.10 s
+    assert rec.itl == pytest.approx([0.02, 0.05])
+    assert rec.chunk_chars == [3, 3, 2]
+
+
+def test_fast_path_measures_what_full_parsing_measures():
+    # compact JSON, as vLLM's server writes it: plain token chunks take the fast path
+    stream = [(piece.replace(b'": ', b'":').replace(b', "', b',"'), now) for piece, now in STREAM]
+    stream.insert(3, (_chunk({"content": "caf\u00e9 ok"}).replace(b'": ', b'":').replace(b', "', b',"')
+                      .replace(b"\\u00e9", "\u00e9".encode()), 0.16))
+    assert _is_plain_token_chunk(stream[3][0][6:-2])
+    fast, dummy = _feed(stream, want_text=False)
+    slow, dummy = _feed(stream, want_text=True)  # generated text wanted: every message decoded
+    for field in ("ttft", "itl", "ttft_content", "chunk_chars", "output_tokens", "prompt_len", "finish_reason"):
+        assert getattr(fast, field) == getattr(slow, field), field
+    assert fast.chunk_chars[3] == len("caf\u00e9 ok".encode())
+
+
+def test_fast_path_string_length_skips_escaped_quotes():
+    payload = b'{"choices":[{"index":0,"delta":{"content":"a\\"b\\\\"},"finish_reason":null}]}'
+    assert _string_bytes(payload, b'"content":"') == len(b'a\\"b\\\\')
+    assert _string_bytes(payload, b'"reasoning":"') == 0
 
 
 def test_several_messages_in_one_read_share_its_timestamp():

@@ -77,6 +77,8 @@ def build_parser():
     p.add_argument("--use-server-tokenizer", default="auto", choices=["auto", "always", "never"])
     p.add_argument("--vocab-size", type=int, default=None)
     p.add_argument("--continuous-usage-stats", action="store_true")
+    p.add_argument("--skip-role-chunk", action="store_true",
+                   help="do not count the opening role-only chunk (as released vLLM >= 0.3x)")
     p.add_argument("--save-generated-texts", action="store_true")
     p.add_argument("--no-uvloop", action="store_true")
     p.add_argument("--json", action="store_true", help="print the result JSON (without per-request arrays) to stdout "
@@ -126,7 +128,7 @@ def config_from_args(args):
         "workers": args.workers, "request_timeout": args.request_timeout,
         "stream_idle_timeout": args.stream_idle_timeout, "use_server_tokenizer": args.use_server_tokenizer,
         "vocab_size": args.vocab_size, "continuous_usage_stats": args.continuous_usage_stats,
-        "use_uvloop": not args.no_uvloop,
+        "use_uvloop": not args.no_uvloop, "skip_role_chunk": args.skip_role_chunk,
     }
 
 

@@ -7,6 +7,7 @@ each bind the same port with SO_REUSEPORT, and exits with the first failing chil
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -149,6 +150,10 @@ def serve(spec, cfg, params, reason, worker, workers, hf_from_file):
     from .server import Emulator
 
     log = Log(spec.engine, worker if workers > 1 else None)
+    # A full garbage collection over every long-lived object would stall all streams at once:
+    # freeze what start-up made (vocabulary, modules) so collections skip it.
+    gc.collect()
+    gc.freeze()
     loop, kind = _new_loop(cfg.use_uvloop)
     asyncio.set_event_loop(loop)
     try:

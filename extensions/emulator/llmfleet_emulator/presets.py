@@ -148,8 +148,8 @@ def _derive():
             base, name=hw + "-sglang", calibrated=False, spec_tokens=1, spec_accept_mean=1.0,
             decode_step_base_s=base.decode_step_base_s * 0.6,
             decode_step_per_seq_s=base.decode_step_per_seq_s * 0.6,
-            description=base.description.split(",")[0] + ", SGLang without speculative decoding "
-                        "(derived from the EAGLE preset, not calibrated)")
+            description=(base.description.split(",", maxsplit=1)[0]
+                         + ", SGLang without speculative decoding (derived from the EAGLE preset, not calibrated)"))
     # vLLM's MTP (2 speculative tokens, recipe): steps 20 % longer, 2.2 tokens per step on average
     # (assumptions, not measurements).
     base = PRESETS["b200-vllm"]

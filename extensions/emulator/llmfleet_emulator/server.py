@@ -20,7 +20,7 @@ from aiohttp import web
 from . import generation, sse, tokenizer
 from .generation import RequestError
 from .metrics import Metrics
-from .timing import EMIT, PARK, WAIT, Engine
+from .timing import EMIT, WAIT, Engine
 from .trace import TraceWriter
 from .waker import Waker
 

@@ -144,7 +144,7 @@ ROWS = ("output_throughput", "total_token_throughput", "mean_ttft_ms", "p99_ttft
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python3 -m llmfleet_emulator.simulate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python3 -m llmfleet_emulator.simulate", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--preset", action="append", choices=sorted(PRESETS),
                         help="preset to run (repeatable; default: the calibrated ones)")
     parser.add_argument("--num-prompts", type=int, default=SEED_WORKLOAD["num_prompts"])

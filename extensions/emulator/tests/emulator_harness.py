@@ -62,7 +62,7 @@ def run_cli(argv, env=None, timeout=20):
     full_env = dict(os.environ, PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS="0.2")
     full_env.update(env or {})
     return subprocess.run([PYTHON, "-m", "llmfleet_emulator"] + list(argv), env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class Emulator:
@@ -165,4 +165,4 @@ def chat_body(content="hello emulator", max_tokens=8, stream=True, **extra):
 
 def chunks_of(events):
     """Parsed JSON of data events, without [DONE]."""
-    return [json.loads(d) for _, _, d in events if d != "[DONE]"]
+    return [json.loads(d) for _t, _e, d in events if d != "[DONE]"]

@@ -62,7 +62,7 @@ def test_vllm_recipe_flags_underscores_dotted_json_and_positional_model():
     assert spec.spec_tokens == 3 and spec.spec_method == "mtp"
     assert spec.args["attention_config"] == {"use_fp4_indexer_cache": True}
     assert spec.max_model_len == 32000
-    params, _ = resolve(spec, {})
+    params = resolve(spec, {})[0]
     assert params.name == "b200-vllm-mtp" and params.spec_tokens == 3
 
 
@@ -112,7 +112,7 @@ def test_sglang_reports_ready_and_health_503_during_warmup():
 def test_running_emulator_names_its_preset(argv, env, preset):
     emu = Emulator(argv, env=env)
     try:
-        status, _, body = emu.get("/version")
+        status, _hdrs, body = emu.get("/version")
         assert status == 200
         assert body["emulator"]["preset"] == preset
         assert "preset %s" % preset in emu.log()
@@ -184,7 +184,7 @@ def test_two_workers_share_the_port():
     try:
         time.sleep(0.3)  # both children bind
         seen = set()
-        for _ in range(60):  # each urllib request is a new connection: the kernel spreads them
+        for _i in range(60):  # each urllib request is a new connection: the kernel spreads them
             seen.add(emu.get("/version")[2]["emulator"]["worker"])
             if len(seen) == 2:
                 break

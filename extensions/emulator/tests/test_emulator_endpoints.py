@@ -36,12 +36,12 @@ def sglang():
 
 def test_health_models_version(vllm):
     assert vllm.get("/health")[0] == 200
-    status, _, body = vllm.get("/v1/models", headers=AUTH)
+    status, _hdrs, body = vllm.get("/v1/models", headers=AUTH)
     assert status == 200
     assert [m["id"] for m in body["data"]] == ["deepseek"]
     assert body["data"][0]["root"] == "deepseek-ai/DeepSeek-V4-Flash"
     assert body["data"][0]["max_model_len"] == 1048576
-    status, _, body = vllm.get("/version")
+    status, _hdrs, body = vllm.get("/version")
     assert status == 200 and body["version"] == "0.20.0" and body["emulator"]["emulated"] is True
 
 
@@ -85,7 +85,7 @@ def test_max_tokens_and_natural_stop_without_ignore_eos(vllm):
 
 
 def test_non_streaming_chat_shape(vllm):
-    status, _, body = vllm.post("/v1/chat/completions", chat_body(stream=False, max_tokens=6), headers=AUTH)
+    status, _hdrs, body = vllm.post("/v1/chat/completions", chat_body(stream=False, max_tokens=6), headers=AUTH)
     assert status == 200
     assert body["object"] == "chat.completion"
     msg = body["choices"][0]["message"]
@@ -122,10 +122,10 @@ def test_tool_call_streamed_then_text_after_the_tool_result(vllm):
     assert args == {"city": "emulated", "days": 1}
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
     follow = chat_body(stream=False, max_tokens=5, tools=[WEATHER_TOOL])
+    call = {"id": calls[0]["id"], "type": "function",
+            "function": {"name": "get_weather", "arguments": json.dumps(args)}}
     follow["messages"] += [
-        {"role": "assistant", "content": None, "tool_calls": [{"id": calls[0]["id"], "type": "function",
-                                                                "function": {"name": "get_weather",
-                                                                             "arguments": json.dumps(args)}}]},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": calls[0]["id"], "content": "sunny"}]
     answer = vllm.post("/v1/chat/completions", follow, headers=AUTH)[2]
     assert answer["choices"][0]["message"]["tool_calls"] == []
@@ -134,7 +134,7 @@ def test_tool_call_streamed_then_text_after_the_tool_result(vllm):
 
 def test_api_key_required_on_v1_only(vllm):
     for headers in ({}, {"Authorization": "Bearer wrong"}):
-        status, _, body = vllm.get("/v1/models", headers=headers)
+        status, _hdrs, body = vllm.get("/v1/models", headers=headers)
         assert status == 401
         assert set(body["error"]) >= {"message", "type", "code"} and body["error"]["code"] == 401
     assert vllm.get("/health")[0] == 200
@@ -144,7 +144,7 @@ def test_api_key_required_on_v1_only(vllm):
 
 def test_anthropic_endpoint_accepts_x_api_key(vllm):
     body = {"model": "deepseek", "max_tokens": 3, "messages": [{"role": "user", "content": "hi"}]}
-    status, _, msg = vllm.post("/v1/messages", body, headers={"x-api-key": KEY})
+    status, _hdrs, msg = vllm.post("/v1/messages", body, headers={"x-api-key": KEY})
     assert status == 200
     assert msg["type"] == "message" and msg["stop_reason"] == "max_tokens"
     assert msg["content"][0]["type"] == "text" and len(msg["content"][0]["text"].split()) == 3
@@ -157,10 +157,10 @@ def test_anthropic_streaming_events(vllm):
             "thinking": {"type": "enabled", "budget_tokens": 100},
             "messages": [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}]}
     events = vllm.stream("/v1/messages", body, headers={"x-api-key": KEY})
-    names = [e for _, e, _ in events]
+    names = [e for _t, e, _d in events]
     assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
     assert names.count("content_block_start") == names.count("content_block_stop") == 2
-    data = [json.loads(d) for _, _, d in events]
+    data = [json.loads(d) for _t, _e, d in events]
     blocks = [d["content_block"]["type"] for d in data if d["type"] == "content_block_start"]
     assert blocks == ["thinking", "text"]
     thinking = "".join(d["delta"].get("thinking", "") for d in data if d["type"] == "content_block_delta")
@@ -189,14 +189,14 @@ def test_anthropic_tool_use(vllm):
     ("/v1/messages", {"model": "deepseek", "messages": [{"role": "user", "content": "x"}]}, 400, "max_tokens"),
 ])
 def test_request_errors(vllm, path, body, status, fragment):
-    got, _, err = vllm.post(path, body, headers=dict(AUTH, **{"x-api-key": KEY}))
+    got, _hdrs, err = vllm.post(path, body, headers=dict(AUTH, **{"x-api-key": KEY}))
     assert got == status
     message = err["error"]["message"]
     assert fragment in message
 
 
 def test_malformed_json_is_400(vllm):
-    status, _, err = vllm.request("POST", "/v1/chat/completions", raw=b'{"model": ', headers=AUTH)
+    status, _hdrs, err = vllm.request("POST", "/v1/chat/completions", raw=b'{"model": ', headers=AUTH)
     assert status == 400 and err["error"]["type"] == "BadRequestError"
 
 
@@ -206,7 +206,7 @@ def test_unknown_path_is_fastapi_like_404(vllm):
 
 def test_tokenize_detokenize_round_trip(vllm):
     rng = random.Random(7)
-    ids = [rng.randrange(tokenizer.FIRST_WORD_ID, tokenizer.VOCAB_SIZE) for _ in range(300)]
+    ids = [rng.randrange(tokenizer.FIRST_WORD_ID, tokenizer.VOCAB_SIZE) for _i in range(300)]
     prompt = vllm.post("/detokenize", {"model": "deepseek", "tokens": ids})[2]["prompt"]
     tok = vllm.post("/tokenize", {"model": "deepseek", "prompt": prompt, "add_special_tokens": False})[2]
     assert tok["tokens"] == ids and tok["count"] == 300 and tok["max_model_len"] == 1048576
@@ -250,7 +250,7 @@ def test_completions_endpoint(vllm):
 def test_sglang_extras_and_key_scope(sglang):
     assert sglang.get("/health")[0] == 200
     assert sglang.get("/get_model_info")[0] == 401  # SGLang guards every route but /health* and /metrics
-    status, _, info = sglang.get("/get_model_info", headers=AUTH)
+    status, _hdrs, info = sglang.get("/get_model_info", headers=AUTH)
     assert status == 200 and info["model_path"] == "sgl-project/DeepSeek-V4-Flash-FP8"
     assert sglang.get("/health_generate")[0] == 200
     server = sglang.get("/server_info", headers=AUTH)[2]
@@ -266,7 +266,7 @@ def test_vllm_auto_tool_choice_needs_its_flags():
     emu = Emulator(["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"],
                    env={"EMULATOR_PRESET": "fast"})
     try:
-        status, _, err = emu.post("/v1/chat/completions", chat_body(stream=False, tools=[WEATHER_TOOL]))
+        status, _hdrs, err = emu.post("/v1/chat/completions", chat_body(stream=False, tools=[WEATHER_TOOL]))
         assert status == 400 and "--enable-auto-tool-choice" in err["error"]["message"]
         named = chat_body(stream=False, tools=[WEATHER_TOOL],
                           tool_choice={"type": "function", "function": {"name": "get_weather"}})

@@ -17,7 +17,7 @@ def _emulator(**faults):
 def test_exit_after_requests():
     emu = _emulator(exit_after_requests=2)
     try:
-        for _ in range(2):
+        for _i in range(2):
             assert emu.post("/v1/chat/completions", chat_body(stream=False))[0] == 200
         assert emu.proc.wait(timeout=10) == 1
         assert "EMULATOR_FAULT_EXIT_AFTER_REQUESTS" in emu.log()
@@ -31,7 +31,7 @@ def test_dead_after_requests_makes_health_503():
         assert emu.get("/health")[0] == 200
         assert emu.post("/v1/chat/completions", chat_body(stream=False))[0] == 200
         assert emu.get("/health")[0] == 503
-        status, _, err = emu.post("/v1/chat/completions", chat_body(stream=False))
+        status, _hdrs, err = emu.post("/v1/chat/completions", chat_body(stream=False))
         assert status == 500 and "EngineDeadError" in err["error"]["message"]
         assert emu.proc.poll() is None
     finally:
@@ -42,7 +42,7 @@ def test_http500_fraction_fails_some_requests_and_is_seeded():
     def pattern():
         emu = _emulator(http500_fraction=0.3)
         try:
-            codes = [emu.post("/v1/chat/completions", chat_body(stream=False, max_tokens=1))[0] for _ in range(40)]
+            codes = [emu.post("/v1/chat/completions", chat_body(stream=False, max_tokens=1))[0] for _i in range(40)]
         finally:
             emu.stop()
         return codes
@@ -56,7 +56,7 @@ def test_http500_fraction_fails_some_requests_and_is_seeded():
 def test_http500_body_is_openai_shaped():
     emu = _emulator(http500_fraction=1.0)
     try:
-        status, _, err = emu.post("/v1/chat/completions", chat_body())
+        status, _hdrs, err = emu.post("/v1/chat/completions", chat_body())
         assert status == 500
         assert err["error"]["type"] == "InternalServerError" and err["error"]["code"] == 500
     finally:

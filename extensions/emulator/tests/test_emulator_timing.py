@@ -59,8 +59,8 @@ def _client_metrics(events_list, start_times=None):
     """vllm bench serve's per-request TPOT and all ITLs from client receipt times."""
     tpots, itls = [], []
     for events in events_list:
-        choice_times = [t for t, _, d in events if d != "[DONE]" and json.loads(d)["choices"]]
-        usage = [json.loads(d) for _, _, d in events if d != "[DONE]" and not json.loads(d)["choices"]]
+        choice_times = [t for t, _e, d in events if d != "[DONE]" and json.loads(d)["choices"]]
+        usage = [json.loads(d) for _t, _e, d in events if d != "[DONE]" and not json.loads(d)["choices"]]
         out = usage[0]["usage"]["completion_tokens"]
         tpots.append((choice_times[-1] - choice_times[0]) / (out - 1))
         itls.extend(b - a for a, b in zip(choice_times, choice_times[1:]))
@@ -72,7 +72,7 @@ def test_real_time_itl_versus_tpot(argv, eagle):
     emu = Emulator(argv, env={"EMULATOR_TIME_SCALE": "4"})
     try:
         bodies = [chat_body(content="word " * 50, max_tokens=120, stream_options={"include_usage": True})
-                  for _ in range(4)]
+                  for _i in range(4)]
         tpot, itl = _client_metrics(_concurrent_streams(emu, bodies))
     finally:
         emu.stop()
@@ -88,7 +88,7 @@ def test_trace_file_matches_what_the_client_saw():
         emu = Emulator(SEED_B200_SGLANG, env={"EMULATOR_TIME_SCALE": "10", "EMULATOR_TRACE_FILE": trace})
         try:
             bodies = [chat_body(content="alpha beta " * 20, max_tokens=60, stream_options={"include_usage": True})
-                      for _ in range(4)]
+                      for _i in range(4)]
             headers = [{"x-request-id": "req-%d" % i} for i in range(4)]
             seen = _concurrent_streams(emu, bodies, headers)
         finally:
@@ -99,7 +99,7 @@ def test_trace_file_matches_what_the_client_saw():
     for i, events in enumerate(seen):
         rec = records["req-%d" % i]
         chunks = chunks_of(events)
-        choice_msgs = [(t, json.loads(d)) for t, _, d in events if d != "[DONE]" and json.loads(d)["choices"]]
+        choice_msgs = [(t, json.loads(d)) for t, _e, d in events if d != "[DONE]" and json.loads(d)["choices"]]
         usage = chunks[-1]["usage"]
         assert rec["status"] == 200 and rec["finish_reason"] == "length"
         assert len(rec["chunk_monotonic"]) == len(choice_msgs)  # one entry per choices message
@@ -124,7 +124,7 @@ def test_requests_beyond_max_batch_wait_for_a_slot():
         emu = Emulator(SEED_B200_VLLM + ["--max-num-seqs", "1"],
                        env={"EMULATOR_TIME_SCALE": "10", "EMULATOR_TRACE_FILE": trace})
         try:
-            _concurrent_streams(emu, [chat_body(max_tokens=40) for _ in range(2)])
+            _concurrent_streams(emu, [chat_body(max_tokens=40) for _i in range(2)])
         finally:
             emu.stop()
         first, second = sorted(map(json.loads, open(trace)), key=lambda r: r["first_chunk_monotonic"])
@@ -144,7 +144,7 @@ def test_time_scale_divides_model_time():
     # One request alone: overhead + prefill, then 49 one-sequence steps (warm-up pause off).
     ttft_model = params.ttft_overhead_s + (prompt_words + 3) / params.prefill_tokens_per_s
     decode_model = 49 * (params.decode_step_base_s + params.decode_step_per_seq_s)
-    times = [t for t, _, d in events if d != "[DONE]"]
+    times = [t for t, _e, d in events if d != "[DONE]"]
     decode_real = times[-1] - times[0]
     assert len(times) == 51  # role chunk + 50 one-token chunks
     assert times[0] - started == pytest.approx(ttft_model / 2, rel=0.3)

@@ -1,0 +1,1 @@
+"""TEST DOUBLE: stands in for SGLang in the engine stand-in image (see launch_server)."""
