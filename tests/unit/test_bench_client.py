@@ -42,8 +42,12 @@ def _emulator(**env):
     return Emulator(env={k: str(v) for k, v in env.items()})
 
 
-def test_valid_run_reports_the_requested_workload(emulator):
-    res = run_benchmark(_config(emulator, num_warmups=2, save_detailed=True))
+BOTH = pytest.mark.parametrize("http_client", ["raw", "aiohttp"])
+
+
+@BOTH
+def test_valid_run_reports_the_requested_workload(emulator, http_client):
+    res = run_benchmark(_config(emulator, num_warmups=2, save_detailed=True, http_client=http_client))
     assert (res["completed"], res["failed"]) == (16, 0)
     ours = res["llmfleet"]
     assert ours["valid"], ours["invalid_reasons"]
@@ -57,9 +61,10 @@ def test_valid_run_reports_the_requested_workload(emulator):
     assert "Successful requests:                     16" in format_summary(res)
 
 
-def test_requests_carry_ids_and_agree_with_the_server_trace(emulator):
+@BOTH
+def test_requests_carry_ids_and_agree_with_the_server_trace(emulator, http_client):
     emulator.trace.write_text("")
-    res = run_benchmark(_config(emulator, save_detailed=True, request_id_prefix="gt-"))
+    res = run_benchmark(_config(emulator, save_detailed=True, request_id_prefix="gt-", http_client=http_client))
     truth = {}
     for line in emulator.trace.read_text().splitlines():
         row = json.loads(line)
@@ -79,8 +84,10 @@ def test_finite_request_rate_spreads_arrivals(emulator):
     assert res["duration"] >= 20 / 40 * 0.9  # the last request is due at num_prompts / rate
 
 
-def test_worker_processes_share_the_prompts(emulator):
-    res = run_benchmark(_config(emulator, workers=2, num_prompts=24, max_concurrency=4, save_detailed=True))
+@BOTH
+def test_worker_processes_share_the_prompts(emulator, http_client):
+    res = run_benchmark(_config(emulator, workers=2, num_prompts=24, max_concurrency=4, save_detailed=True,
+                                http_client=http_client))
     assert res["completed"] == 24
     client = res["llmfleet"]["client"]
     assert client["workers"] == 2 and sum(w["requests"] for w in client["per_worker"]) == 24
@@ -106,9 +113,10 @@ def test_server_that_ignores_ignore_eos_makes_the_run_invalid():
     assert any("finish_reason 'stop'" in r for r in ours["invalid_reasons"])
 
 
-def test_http_500s_count_as_failed_and_the_run_continues():
+@BOTH
+def test_http_500s_count_as_failed_and_the_run_continues(http_client):
     with _emulator(EMULATOR_FAULT_HTTP500_FRACTION=0.3, EMULATOR_SEED=3) as emu:
-        res = run_benchmark(_config(emu, num_prompts=40))
+        res = run_benchmark(_config(emu, num_prompts=40, http_client=http_client))
     assert res["failed"] > 0 and res["completed"] > 0 and res["completed"] + res["failed"] == 40
     groups = res["llmfleet"]["failures"]
     assert groups[0]["error"].startswith("HTTP 500") and groups[0]["count"] == res["failed"]
@@ -116,10 +124,15 @@ def test_http_500s_count_as_failed_and_the_run_continues():
     assert "Failed requests:                         %d" % res["failed"] in format_summary(res)
 
 
-def test_stalled_stream_hits_the_request_timeout():
+@BOTH
+def test_stalled_stream_hits_the_request_timeout(http_client):
     with _emulator(EMULATOR_FAULT_STALL_AFTER_CHUNKS=3) as emu:
         with pytest.raises(BenchmarkError) as err:
-            run_benchmark(_config(emu, num_prompts=2, request_timeout=1))
+            run_benchmark(_config(emu, num_prompts=2, request_timeout=1, http_client=http_client))
+        # a stalled stream is also caught sooner by the idle timeout
+        with pytest.raises(BenchmarkError, match="stream_idle_timeout"):
+            run_benchmark(_config(emu, num_prompts=2, request_timeout=30, stream_idle_timeout=0.5,
+                                  http_client=http_client))
     text = str(err.value)
     assert "No request succeeded" in text and "timed out after 1.0 s" in text
 

@@ -203,6 +203,10 @@ def _run_workers(spec, cfg, params, reason, hf_from_file, log):
     return result
 
 
+def _stop_loading(signum, frame):
+    raise SystemExit(0)
+
+
 def run(spec, environ=None):
     """Everything after the command line was parsed. Returns the process exit code."""
     environ = os.environ if environ is None else environ
@@ -222,6 +226,8 @@ def run(spec, environ=None):
     log("INFO", "llmfleet engine emulator: preset %s (%s), time scale %g, seed %d, faults: %s"
         % (params.name, reason, cfg.time_scale, cfg.seed, ", ".join(cfg.faults.active()) or "none"),
         source="llmfleet")
+    # As PID 1 in a container a signal without a handler is ignored: let `docker stop` end loading.
+    signal.signal(signal.SIGTERM, _stop_loading)
     hf_from_file, code = _read_hf_token(environ, log)
     if code:
         return code

@@ -438,7 +438,7 @@ class Emulator:
             self._gate()
         except RequestError as err:
             return self._fail(request, "/v1/messages", arrival, err, anthropic=True)
-        trace_id, _ = self._rid(request, "")
+        trace_id = self._rid(request, "")[0]
         rid = "msg_" + uuid.uuid4().hex[:24]
         if not body.get("stream"):
             return await self._unary(request, "/v1/messages", arrival, trace_id, prompt_tokens, out,

@@ -65,7 +65,7 @@ def simulate(params, num_prompts=512, max_concurrency=32, input_len=8192, output
 
     def run_all():
         while heap:
-            t, _, gen = heapq.heappop(heap)
+            t, _order, gen = heapq.heappop(heap)
             now[0] = t
             while True:
                 try:
@@ -94,7 +94,7 @@ def simulate(params, num_prompts=512, max_concurrency=32, input_len=8192, output
     t_begin = now[0]
     sent[0] = 0
     limit[0] = num_prompts
-    for _ in range(min(max_concurrency, num_prompts)):
+    for _i in range(min(max_concurrency, num_prompts)):
         start(t_begin)
     run_all()
     for rec in done:
@@ -111,10 +111,10 @@ def metrics(done, input_len):
     for rec in done:
         chunks = rec["chunks"]
         st = rec["start"]
-        out = sum(k for _, k in chunks)
+        out = sum(k for _t, k in chunks)
         total_out += out
         # The role chunk and the first token's chunk leave together: two choices messages.
-        times = [chunks[0][0]] + [t for t, _ in chunks]
+        times = [chunks[0][0]] + [t for t, _k in chunks]
         ttft = times[0] - st
         e2el = times[-1] - st
         ttfts.append(ttft)

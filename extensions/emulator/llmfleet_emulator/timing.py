@@ -147,7 +147,7 @@ class Engine:
 
     def _tokens_per_step(self, rng, p):
         k = 1
-        for _ in range(self._spec_draws):
+        for _draw in range(self._spec_draws):
             if rng.random() < p:
                 k += 1
         return k

@@ -84,6 +84,10 @@ def test_port_stays_closed_while_loading_then_opens():
         assert not port_open(emu.port), "the port must stay closed while the model loads"
         emu.wait_ready(timeout=10)
         assert time.monotonic() - emu.started >= 1.5
+        deadline = time.monotonic() + 5
+        while "Application startup complete." not in emu.log():  # logged just after binding
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         log = emu.log()
         assert log.index("Loading weights took") < log.index("Application startup complete.")
         assert emu.get("/health")[0] == 200
@@ -202,3 +206,14 @@ def test_bind_failure_is_reported():
         result = run_cli(["vllm", "serve", "--model", "m", "--host", "127.0.0.1", "--port", str(port)])
     assert result.returncode == 1
     assert "error while attempting to bind" in result.stderr
+
+
+def test_sigterm_while_loading_exits():
+    emu = Emulator(["vllm", "serve", "--model", "m"], load_seconds="30", wait=False)
+    try:
+        time.sleep(0.8)
+        emu.proc.send_signal(signal.SIGTERM)
+        assert emu.proc.wait(timeout=5) == 0
+        assert not port_open(emu.port)
+    finally:
+        emu.stop()
