@@ -1,0 +1,7 @@
+# make demo: the main job on the built-in testbed (see extensions/demo/demo.sh).
+.PHONY: demo demo-down
+demo: venv link ## bring up the testbed fleet and run playbooks/site.yml against it
+	bash extensions/demo/demo.sh
+
+demo-down: ## remove the demo's test hosts
+	bash extensions/testbed/destroy-host.sh llmfleet-demo-b200-node llmfleet-demo-h100-node
