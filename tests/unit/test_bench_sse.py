@@ -10,7 +10,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._bench_metrics im
 
 def _chunk(delta, finish=None, usage=None, choices=True):
     data = {"id": "c", "object": "chat.completion.chunk", "model": "deepseek",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices else []}
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else []}
     if usage:
         data["usage"] = usage
     return b"data: " + json.dumps(data).encode() + b"\n\n"
@@ -70,6 +70,7 @@ def test_fast_path_measures_what_full_parsing_measures():
     stream.insert(3, (_chunk({"content": "caf\u00e9 ok"}).replace(b'": ', b'":').replace(b', "', b',"')
                       .replace(b"\\u00e9", "\u00e9".encode()), 0.16))
     assert _is_plain_token_chunk(stream[3][0][6:-2])
+    assert stream[3][0][6:-2].endswith(b'"},"logprobs":null,"finish_reason":null}]}')  # vLLM's shape
     fast, dummy = _feed(stream, want_text=False)
     slow, dummy = _feed(stream, want_text=True)  # generated text wanted: every message decoded
     for field in ("ttft", "itl", "ttft_content", "chunk_chars", "output_tokens", "prompt_len", "finish_reason"):
