@@ -5,3 +5,9 @@ demo: venv link ## bring up the testbed fleet and run playbooks/site.yml against
 
 demo-down: ## remove the demo's test hosts
 	bash extensions/testbed/destroy-host.sh llmfleet-demo-b200-node llmfleet-demo-h100-node
+
+.PHONY: test-molecule-serve
+test-molecule-serve: venv link testbed-images ## molecule: the serve role on the testbed (idempotence, secrets, faults, removal)
+	molecule test -s serve
+
+INTEGRATION_TARGETS += test-molecule-serve

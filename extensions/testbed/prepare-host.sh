@@ -7,6 +7,8 @@ host="$1" gpus="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
 [ -f "$here/gpus/$gpus.json" ] || { echo "testbed: no GPU description $gpus (have: $(cd "$here/gpus" && ls | sed 's/\.json$//' | tr '\n' ' '))" >&2; exit 1; }
 
+# Test-only emulator settings live in the HF cache every plan mounts (see engine/standin.py).
+docker exec "$host" mkdir -p /root/.cache/huggingface/.llmfleet-testbed
 docker exec "$host" ln -sfn "/usr/share/llmfleet-testbed/gpus/$gpus.json" /etc/llmfleet-testbed/gpus.json
 
 for _ in $(seq 1 60); do
