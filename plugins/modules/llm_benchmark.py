@@ -26,7 +26,7 @@ description:
     the result against a previous one (O(baseline)) when O(regression_threshold_pct) is set.
   - A run whose requests did not match the requested workload (fewer completion tokens than asked,
     C(finish_reason) other than C(length), other prompt lengths) is reported as invalid
-    (RV(result.llmfleet.valid) false) and makes the module fail unless O(fail_on_invalid=false).
+    (C(result.llmfleet.valid) false) and makes the module fail unless O(fail_on_invalid=false).
   - Zero successful requests fail the module; no fact or file is produced from empty numbers.
 options:
   base_url:
