@@ -1,35 +1,64 @@
 #!/usr/bin/env bash
-# prepare-host.sh HOST GPUS: make a running test host look like a GPU node of kind GPUS
-# (a description in extensions/testbed/gpus/, e.g. b200x8) and give its dockerd the engine stand-ins
-# under the real image names the plans use. Loading is skipped when the host already has the image.
+# prepare-host.sh HOST GPUS: make the running test host HOST a GPU node of kind GPUS (a description in
+# gpus/, e.g. b200x8) and give its dockerd the engine stand-ins under the real image names the plans use.
+#   - TEST DOUBLES: bin/nvidia-smi -> /usr/local/bin/nvidia-smi, gpus/GPUS.json -> /etc/llmfleet-testbed/gpus.json
+#   - the stand-ins are loaded only when the host lacks these exact image IDs, then tagged.
+# Prints "testbed: HOST changed: ..." for each change it made (callers use it for changed_when).
 set -euo pipefail
 host="$1" gpus="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
-[ -f "$here/gpus/$gpus.json" ] || { echo "testbed: no GPU description $gpus (have: $(cd "$here/gpus" && ls | sed 's/\.json$//' | tr '\n' ' '))" >&2; exit 1; }
+cache="${LLMFLEET_TESTBED_CACHE:-/var/cache/llmfleet-testbed}"
+description="$here/gpus/$gpus.json"
+[ -f "$description" ] || {
+  echo "testbed: no GPU description '$gpus' in $here/gpus (have: $(cd "$here/gpus" && ls -- *.json | sed 's/\.json$//' | tr '\n' ' '))" >&2
+  exit 1
+}
 
-# Test-only emulator settings live in the HF cache every plan mounts (see engine/standin.py).
-docker exec "$host" mkdir -p /root/.cache/huggingface/.llmfleet-testbed
-docker exec "$host" ln -sfn "/usr/share/llmfleet-testbed/gpus/$gpus.json" /etc/llmfleet-testbed/gpus.json
+# put SRC DEST MODE: write a file into the host unless it already has these bytes.
+put() {
+  if ! docker exec -i "$host" cmp -s - "$2" < "$1" 2>/dev/null; then
+    docker exec -i "$host" sh -c "mkdir -p \"\$(dirname '$2')\" && cat > '$2.tmp' && chmod $3 '$2.tmp' && mv '$2.tmp' '$2'" < "$1"
+    echo "testbed: $host changed: $2"
+  fi
+}
+put "$here/bin/nvidia-smi" /usr/local/bin/nvidia-smi 0755
+put "$description" /etc/llmfleet-testbed/gpus.json 0644
 
-for _ in $(seq 1 60); do
-  docker exec "$host" docker info >/dev/null 2>&1 && break
-  sleep 1
+for _ in $(seq 1 120); do
+  docker exec "$host" docker info > /dev/null 2>&1 && break
+  sleep 0.5
 done
-docker exec "$host" docker info >/dev/null 2>&1 || { echo "testbed: dockerd inside $host did not start" >&2; docker exec "$host" journalctl -u docker -n 20 --no-pager >&2 || true; exit 1; }
+docker exec "$host" docker info > /dev/null 2>&1 || {
+  echo "testbed: the dockerd inside $host did not answer within 60 s:" >&2
+  docker exec "$host" journalctl -u docker -n 20 --no-pager >&2 || true
+  exit 1
+}
 
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+vllm_id="$(image_id llmfleet-testbed/engine-vllm:latest)"
+sglang_id="$(image_id llmfleet-testbed/engine-sglang:latest)"
+[ -n "$vllm_id" ] && [ -n "$sglang_id" ] \
+  || { echo "testbed: the engine stand-in images are missing; build them: make testbed-images" >&2; exit 1; }
+have="$(docker exec "$host" docker image inspect -f '{{.Id}}' llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest 2>/dev/null | paste -sd' ' || true)"
+if [ "$have" != "$vllm_id $sglang_id" ]; then
+  tar_file="$cache/standins-${vllm_id:7:12}-${sglang_id:7:12}.tar"  # written by build-images.sh
+  if [ -s "$tar_file" ]; then
+    docker exec -i "$host" docker load -q < "$tar_file" > /dev/null
+  else
+    docker save llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest \
+      | docker exec -i "$host" docker load -q > /dev/null
+  fi
+  echo "testbed: $host changed: loaded the engine stand-ins"
+fi
+
+# The real names the plans use, on this test host only.
 declare -A names=(
   [engine-vllm]="vllm/vllm-openai:deepseekv4-cu130 vllm/vllm-openai:deepseekv4-cu129"
   [engine-sglang]="lmsysorg/sglang:deepseek-v4-blackwell lmsysorg/sglang:deepseek-v4-hopper lmsysorg/sglang:deepseek-v4-b300 lmsysorg/sglang:deepseek-v4-grace-blackwell"
 )
 for stand_in in engine-vllm engine-sglang; do
-  image="llmfleet-testbed/$stand_in:latest"
-  want="$(docker image inspect -f '{{.Id}}' "$image")"
-  have="$(docker exec "$host" docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
-  if [ "$want" != "$have" ]; then
-    docker save "$image" | docker exec -i "$host" docker load -q >/dev/null
-  fi
   for name in ${names[$stand_in]}; do
-    docker exec "$host" docker tag "$image" "$name"
+    docker exec "$host" docker tag "llmfleet-testbed/$stand_in:latest" "$name"
   done
 done
-echo "testbed: $host is a $gpus node with the engine stand-ins loaded"
+echo "testbed: $host is a $gpus node with the engine stand-ins"

@@ -805,7 +805,13 @@ class _RawStream(asyncio.Protocol):
                     self._fail("the server sent more than 64 KiB of response headers")
                 return
             data = self.head[end + 4:]
-            if not self._headers(self.head[:end]):
+            try:
+                framed = self._headers(self.head[:end])
+            except ValueError as exc:  # a malformed header value (Content-Length) ends this request
+                self._fail("malformed response headers from the server: %s" % exc)
+                self.transport.abort()
+                return
+            if not framed:
                 return
             if not data:
                 return
@@ -1001,6 +1007,8 @@ async def send_request_raw(target, conn, request_id, body, rec, want_text, timeo
     rec.start_time = st = perf_counter()
     parser = _Parser(rec, st, want_text, skip_role)
     for attempt in (0, 1):
+        if conn is not None and conn.closed:
+            conn = None  # the server closed the kept-alive connection while it was idle
         reused = conn is not None
         if conn is None:
             try:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# start-host.sh NAME [PUBLISHED_PORT]: start the test host container NAME (systemd as PID 1, its own
+# dockerd with /var/lib/docker on the volume NAME-docker) on the docker network $LLMFLEET_TESTBED_NETWORK
+# (default llmfleet-testbed). Port 8000 of the host is published on 127.0.0.1:PUBLISHED_PORT when given.
+# A running host of that name is kept as it is. These are the one copy of the test host's run flags
+# (the DESIGN.md flags, plus NET_ADMIN so the host's dockerd can set up its bridge and port publishing).
+set -euo pipefail
+name="$1" published="${2:-}"
+network="${LLMFLEET_TESTBED_NETWORK:-llmfleet-testbed}"
+image="${LLMFLEET_TESTBED_HOST_IMAGE:-llmfleet-testbed/host:latest}"
+docker image inspect "$image" > /dev/null 2>&1 \
+  || { echo "testbed: no image $image; build it first: make testbed-images" >&2; exit 1; }
+docker network inspect "$network" > /dev/null 2>&1 \
+  || docker network create --label org.llmfleet.testbed=network "$network" > /dev/null 2>&1 \
+  || docker network inspect "$network" > /dev/null  # created meanwhile by a parallel start
+if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || true)" = "true" ]; then
+  exit 0
+fi
+docker rm -f "$name" > /dev/null 2>&1 || true
+docker run -d --name "$name" --hostname "$name" --network "$network" \
+  --label org.llmfleet.testbed=host \
+  --cap-add SYS_ADMIN --cap-add NET_ADMIN \
+  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+  --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+  -v "$name-docker:/var/lib/docker" -e container=docker \
+  ${published:+-p "127.0.0.1:$published:8000"} \
+  "$image" /lib/systemd/systemd > /dev/null
