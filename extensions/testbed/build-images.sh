@@ -5,6 +5,7 @@
 #   llmfleet-testbed/engine-base:latest    Debian bookworm: python3, aiohttp, uvloop (engine/base-packages)
 #   llmfleet-testbed/engine-vllm:latest    TEST DOUBLE: the emulator behind ENTRYPOINT ["vllm", "serve"]
 #   llmfleet-testbed/engine-sglang:latest  TEST DOUBLE: the emulator behind `python3 -m sglang.launch_server`
+#                                          (both also answer the engines' benchmark commands with our client)
 # The debootstrapped images are rebuilt only when their recipe changes (lib/debootstrap-image.sh); the
 # stand-ins are thin layers with the emulator's current code, rebuilt in seconds when it changes.
 # Last, the stand-ins are saved once to $LLMFLEET_TESTBED_CACHE/standins-<ids>.tar, which
@@ -37,6 +38,12 @@ ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp -r "$here/engine/." "$ctx/"
 cp -r "$repo/extensions/emulator/llmfleet_emulator" "$ctx/"
+# For the engine-benchmark doubles (`vllm bench serve`, `python3 -m sglang.bench_serving`): the
+# collection's client and the module_utils it imports.
+cp -r "$repo/extensions/bench/llmfleet_bench" "$ctx/"
+mkdir -p "$ctx/ansible_collections/llmfleet/serving/plugins/module_utils"
+cp "$repo"/plugins/module_utils/_bench_*.py "$repo/plugins/module_utils/_errors.py" \
+  "$ctx/ansible_collections/llmfleet/serving/plugins/module_utils/"
 find "$ctx" -name __pycache__ -prune -exec rm -rf {} +
 # Fixed mtimes: an unchanged tree gives the same layers (Docker's build cache), so the same image IDs.
 find "$ctx" -exec touch -h -d @0 {} +

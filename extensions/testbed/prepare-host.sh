@@ -2,6 +2,7 @@
 # prepare-host.sh HOST GPUS: make the running test host HOST a GPU node of kind GPUS (a description in
 # gpus/, e.g. b200x8) and give its dockerd the engine stand-ins under the real image names the plans use.
 #   - TEST DOUBLES: bin/nvidia-smi -> /usr/local/bin/nvidia-smi, gpus/GPUS.json -> /etc/llmfleet-testbed/gpus.json
+#   - the directory for the stand-in's test-only settings, <HF cache>/.llmfleet-testbed
 #   - the stand-ins are loaded only when the host lacks these exact image IDs, then tagged.
 # Prints "testbed: HOST changed: ..." for each change it made (callers use it for changed_when).
 set -euo pipefail
@@ -23,6 +24,13 @@ put() {
 }
 put "$here/bin/nvidia-smi" /usr/local/bin/nvidia-smi 0755
 put "$description" /etc/llmfleet-testbed/gpus.json 0644
+# Where tests put the stand-in's test-only EMULATOR_* settings (engine/standin.py): the default HF cache,
+# which every plan mounts into the engine container.
+settings_dir=/root/.cache/huggingface/.llmfleet-testbed
+if ! docker exec "$host" test -d "$settings_dir"; then
+  docker exec "$host" mkdir -p "$settings_dir"
+  echo "testbed: $host changed: $settings_dir"
+fi
 
 for _ in $(seq 1 120); do
   docker exec "$host" docker info > /dev/null 2>&1 && break

@@ -28,10 +28,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def available():
-    return (EMULATOR_PATH / "llmfleet_emulator" / "__main__.py").is_file()
-
-
 class Emulator:
     """``with Emulator(env={...}) as emu: emu.base_url`` -- a started, ready emulator."""
 
