@@ -13,9 +13,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 COLLECTION_LINK := .collections/ansible_collections/llmfleet/serving
 
-.PHONY: help venv link test test-unit lint sanity build-check demo clean
+.PHONY: help host-packages venv link test test-unit lint sanity build-check demo clean
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+host-packages: ## install the Debian packages the suite needs (docker.io, debootstrap, ...) when missing
+	bash extensions/testbed/host-packages.sh
 
 venv: $(VENV)/.installed ## create .venv with the pinned dependencies
 $(VENV)/.installed: requirements-dev.txt
@@ -34,7 +37,7 @@ test-unit: venv link ## pytest: module_utils, modules, emulator
 
 -include mk/*.mk
 
-test: test-unit lint sanity build-check $(INTEGRATION_TARGETS) ## the whole suite, as CI runs it
+test: host-packages test-unit lint sanity build-check $(INTEGRATION_TARGETS) ## the whole suite, as CI runs it
 	@echo "make test: all suites passed"
 
 clean:

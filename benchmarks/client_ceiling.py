@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How much load can a client measure before its own delays distort TTFT and ITL? Ours vs vllm bench serve.
 
 One run, both clients, the same emulator (``fast`` preset: no model time; several worker processes),
@@ -312,7 +311,7 @@ def ceilings(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--vllm-python", default=str(ROOT / ".build" / "vllm-venv" / "bin" / "python"))
     parser.add_argument("--tokenizer-dir", default=str(ROOT / ".build" / "emulator-tokenizer"))
     parser.add_argument("--clients", nargs="+", default=["ours", "vllm"], choices=["ours", "vllm"])

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write a Hugging Face tokenizer directory whose vocabulary is the emulator's (for vllm bench serve).
 
 vLLM's random dataset draws token ids from a local tokenizer, decodes and re-encodes them. The

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Does the client measure what the server did? And do the presets reproduce the seed's table?
 
 accuracy (default): starts the emulator with a trace file (it records, per request, the monotonic time
@@ -89,9 +88,8 @@ def series(result, truth, prefix):
 
 def accuracy_table(result, truth, prefix):
     data, missing = series(result, truth, prefix)
-    lines = ["%-11s %14s %14s %10s %8s %12s  %s" % ("metric", "client med ms", "truth med ms", "error ms",
-                                                  "error %", "paired ms", "verdict"),
-             "-" * 83]
+    header = ("metric", "client med ms", "truth med ms", "error ms", "error %", "paired ms", "verdict")
+    lines = ["%-11s %14s %14s %10s %8s %12s  %s" % header, "-" * 83]
     verdicts = {}
     for name in ("ttft", "tpot", "itl", "e2el", "server_ttft"):
         ours, real = data[name]
@@ -107,8 +105,10 @@ def accuracy_table(result, truth, prefix):
         ok = abs(err) < limit
         if name in ("ttft", "tpot", "itl"):  # the criterion covers these; the others are context
             verdicts[name] = ok
-        verdict = ("pass" if ok else "FAIL") if name in verdicts else ("info" if name == "server_ttft" else
-                                                                          ("pass" if ok else "FAIL"))
+        if name == "server_ttft" and name not in verdicts:
+            verdict = "info"
+        else:
+            verdict = "pass" if ok else "FAIL"
         lines.append("%-11s %14.3f %14.3f %10.3f %7.2f%% %12s  %s (limit %.2f ms)"
                      % (name.upper(), c_med, t_med, err, pct, paired, verdict, limit))
     lines.append("truth: the server's chunk send times on the client's clock (CLOCK_MONOTONIC), from the client's "
@@ -213,7 +213,7 @@ def run_seed(args):
               % (result["completed"], result["failed"], result["llmfleet"]["valid"], check["cpu_percent_max"],
                  check["loop_lag_p99_ms"], check["flagged"]))
         # where a figure differs from the model: did the client mis-measure, or did the server send late?
-        data, _ = series(result, truth, prefix)
+        data = series(result, truth, prefix)[0]
         print("client vs the server's own send times (wall ms at time scale %g):" % args.time_scale)
         for metric in ("ttft", "tpot", "itl"):
             ours, real = data[metric]
@@ -226,7 +226,7 @@ def run_seed(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="mode")
     acc = sub.add_parser("accuracy", help="client vs the server's trace (default)")
     acc.add_argument("--preset", default="b200-sglang-eagle")

@@ -1,6 +1,6 @@
 # make demo: the main job on the built-in testbed (see extensions/demo/demo.sh).
 .PHONY: demo demo-down
-demo: venv link ## bring up the testbed fleet and run playbooks/site.yml against it
+demo: host-packages venv link ## bring up the testbed fleet and run playbooks/site.yml against it
 	bash extensions/demo/demo.sh
 
 demo-down: ## remove the demo's test hosts

@@ -11,7 +11,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="${LLMFLEET_TESTBED_CACHE:-/var/cache/llmfleet-testbed}"
 description="$here/gpus/$gpus.json"
 [ -f "$description" ] || {
-  echo "testbed: no GPU description '$gpus' in $here/gpus (have: $(cd "$here/gpus" && ls -- *.json | sed 's/\.json$//' | tr '\n' ' '))" >&2
+  echo "testbed: no GPU description '$gpus' in $here/gpus (have: $(cd "$here/gpus" && printf '%s ' *.json | sed 's/\.json//g'))" >&2
   exit 1
 }
 
@@ -45,8 +45,10 @@ docker exec "$host" docker info > /dev/null 2>&1 || {
 image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 vllm_id="$(image_id llmfleet-testbed/engine-vllm:latest)"
 sglang_id="$(image_id llmfleet-testbed/engine-sglang:latest)"
-[ -n "$vllm_id" ] && [ -n "$sglang_id" ] \
-  || { echo "testbed: the engine stand-in images are missing; build them: make testbed-images" >&2; exit 1; }
+if [ -z "$vllm_id" ] || [ -z "$sglang_id" ]; then
+  echo "testbed: the engine stand-in images are missing; build them: make testbed-images" >&2
+  exit 1
+fi
 have="$(docker exec "$host" docker image inspect -f '{{.Id}}' llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest 2>/dev/null | paste -sd' ' || true)"
 if [ "$have" != "$vllm_id $sglang_id" ]; then
   tar_file="$cache/standins-${vllm_id:7:12}-${sglang_id:7:12}.tar"  # written by build-images.sh

@@ -139,8 +139,9 @@ def result_filename(args, result):
     else:
         conc = "-concurrency%s" % args.max_concurrency if args.max_concurrency is not None else ""
         rate = result["request_rate"]
-        name = "%s-%sqps%s-%s-%s.json" % (args.label or args.backend, rate if rate == "inf" else float(rate), conc,
-                                         result["model_id"].split("/")[-1], result["date"])
+        parts = (args.label or args.backend, rate if rate == "inf" else float(rate), conc,
+                 result["model_id"].split("/")[-1], result["date"])
+        name = "%s-%sqps%s-%s-%s.json" % parts
     if args.result_dir:
         os.makedirs(args.result_dir, exist_ok=True)
         name = os.path.join(args.result_dir, name)
