@@ -47,3 +47,21 @@ def test_real_nvml_reading_agrees_with_nvidia_smi(directory):
     smi = _gpu.facts_from_nvidia_smi(read(directory, "query.csv"), read(directory, "version.txt"))
     assert nvml["source"] == "nvml"
     assert {k: v for k, v in nvml.items() if k != "source"} == {k: v for k, v in smi.items() if k != "source"}
+
+
+def test_the_planner_refuses_a_single_real_h200_as_it_did_on_the_host():
+    """plan.txt: gpu_facts + serving_plan (engine auto) run on the real 1 x H200 host. The planner, given the
+    facts parsed from that host's recorded nvidia-smi output, refuses with the same message (weights do not fit,
+    with the numbers and what would work)."""
+    from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
+    from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
+
+    facts = _gpu.facts_from_nvidia_smi(read("h200x1-device", "query.csv"), read("h200x1-device", "version.txt"),
+                                       read("h200x1-device", "nvidia-smi.txt"))
+    recorded = read("h200x1-device", "plan.txt")
+    on_host = json.loads(recorded.split("fatal: [localhost]: FAILED! => ", 1)[1].split("\n", 1)[0])["msg"]
+    with pytest.raises(PlanError) as refused:
+        build_plan(facts, engine="auto")
+    assert str(refused.value) == on_host
+    assert on_host.startswith("weights do not fit: FP8 build sgl-project/DeepSeek-V4-Flash-FP8 284 GB")
+    assert "at least 3 such GPUs" in on_host and "rc=0" in recorded
