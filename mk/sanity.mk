@@ -22,6 +22,9 @@ BUILD_DIR := $(ROOT)/.build/galaxy
 build-check: venv ## build the collection tarball, install it, and render every module's docs from the install
 	rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR)/collections
 	ansible-galaxy collection build --force --output-path $(BUILD_DIR) .
+	@# Only the collection: no tool caches, virtual environments or local results in the tarball.
+	@if tar tzf $(BUILD_DIR)/llmfleet-serving-*.tar.gz | grep -E '^(\.ansible|\.venv|\.collections|\.build|\.whl|playbooks/benchmark-results)/'; then \
+	  echo "build-check: the tarball holds the paths above; add them to build_ignore in galaxy.yml"; exit 1; fi
 	ansible-galaxy collection install --force -p $(BUILD_DIR)/collections $(BUILD_DIR)/llmfleet-serving-*.tar.gz
 	for m in $$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
 	  ANSIBLE_COLLECTIONS_PATH=$(BUILD_DIR)/collections ansible-doc -t module llmfleet.serving.$$m > /dev/null \
