@@ -11,3 +11,9 @@ test-molecule-serve: venv link testbed-images ## molecule: the serve role on the
 	molecule test -s serve
 
 INTEGRATION_TARGETS += test-molecule-serve
+
+.PHONY: test-molecule-quadlet
+test-molecule-quadlet: venv link testbed-images ## molecule: the serve role with serve_runtime podman (quadlet) on a podman test host
+	molecule test -s quadlet
+
+INTEGRATION_TARGETS += test-molecule-quadlet

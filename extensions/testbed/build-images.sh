@@ -2,6 +2,8 @@
 # Build the testbed images in the local Docker engine (nothing is pulled from a registry):
 #   llmfleet-testbed/host:latest           Debian bookworm: systemd as PID 1, its own dockerd, python3,
 #                                          the test-only no-op nvidia-container-runtime-hook (host/)
+#   llmfleet-testbed/podman-host:latest    Debian trixie: the same with podman 5 (quadlet) instead of dockerd,
+#                                          the test-only CDI spec for nvidia.com/gpu=all (podman-host/)
 #   llmfleet-testbed/engine-base:latest    Debian bookworm: python3, aiohttp, uvloop (engine/base-packages)
 #   llmfleet-testbed/engine-vllm:latest    TEST DOUBLE: the emulator behind ENTRYPOINT ["vllm", "serve"]
 #   llmfleet-testbed/engine-sglang:latest  TEST DOUBLE: the emulator behind `python3 -m sglang.launch_server`
@@ -22,13 +24,17 @@ exec 9> "$cache/build.lock"
 flock 9
 started=$SECONDS
 
-# The two debootstraps are mostly downloads and unpacking: run them side by side.
+# The debootstraps are mostly downloads and unpacking: run them side by side.
 bash "$here/lib/debootstrap-image.sh" llmfleet-testbed/host:latest "$here/host/packages" "$here/host/customize.sh" &
 host_build=$!
+bash "$here/lib/debootstrap-image.sh" llmfleet-testbed/podman-host:latest "$here/podman-host/packages" \
+  "$here/podman-host/customize.sh" trixie &
+podman_host_build=$!
 bash "$here/lib/debootstrap-image.sh" llmfleet-testbed/engine-base:latest "$here/engine/base-packages" &
 engine_build=$!
 failed=0
 wait "$host_build" || failed=1
+wait "$podman_host_build" || failed=1
 wait "$engine_build" || failed=1
 [ "$failed" = 0 ] || { echo "testbed: image build failed (see above)" >&2; exit 1; }
 

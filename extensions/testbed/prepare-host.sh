@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # prepare-host.sh HOST GPUS: make the running test host HOST a GPU node of kind GPUS (a description in
-# gpus/, e.g. b200x8) and give its dockerd the engine stand-ins under the real image names the plans use.
+# gpus/, e.g. b200x8) and give its container engine (dockerd, or podman on a podman host) the engine
+# stand-ins under the real image names the plans use.
 #   - TEST DOUBLES: bin/nvidia-smi -> /usr/local/bin/nvidia-smi, gpus/GPUS.json -> /etc/llmfleet-testbed/gpus.json
 #   - the directory for the stand-in's test-only settings, <HF cache>/.llmfleet-testbed
 #   - the stand-ins are loaded only when the host lacks these exact image IDs, then tagged.
@@ -32,31 +33,38 @@ if ! docker exec "$host" test -d "$settings_dir"; then
   echo "testbed: $host changed: $settings_dir"
 fi
 
-for _ in $(seq 1 120); do
-  docker exec "$host" docker info > /dev/null 2>&1 && break
-  sleep 0.5
-done
-docker exec "$host" docker info > /dev/null 2>&1 || {
-  echo "testbed: the dockerd inside $host did not answer within 60 s:" >&2
-  docker exec "$host" journalctl -u docker -n 20 --no-pager >&2 || true
-  exit 1
-}
+# The host's container CLI: podman hosts have no docker (llmfleet-testbed/podman-host).
+if docker exec "$host" test -x /usr/bin/podman; then
+  cli=podman
+else
+  cli=docker
+  for _ in $(seq 1 120); do
+    docker exec "$host" docker info > /dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker exec "$host" docker info > /dev/null 2>&1 || {
+    echo "testbed: the dockerd inside $host did not answer within 60 s:" >&2
+    docker exec "$host" journalctl -u docker -n 20 --no-pager >&2 || true
+    exit 1
+  }
+fi
 
-image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+# Image IDs without the "sha256:" docker prints and podman does not.
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null | sed 's/^sha256://' || true; }
 vllm_id="$(image_id llmfleet-testbed/engine-vllm:latest)"
 sglang_id="$(image_id llmfleet-testbed/engine-sglang:latest)"
 if [ -z "$vllm_id" ] || [ -z "$sglang_id" ]; then
   echo "testbed: the engine stand-in images are missing; build them: make testbed-images" >&2
   exit 1
 fi
-have="$(docker exec "$host" docker image inspect -f '{{.Id}}' llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest 2>/dev/null | paste -sd' ' || true)"
+have="$(docker exec "$host" "$cli" image inspect -f '{{.Id}}' llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest 2>/dev/null | sed 's/^sha256://' | paste -sd' ' || true)"
 if [ "$have" != "$vllm_id $sglang_id" ]; then
-  tar_file="$cache/standins-${vllm_id:7:12}-${sglang_id:7:12}.tar"  # written by build-images.sh
+  tar_file="$cache/standins-${vllm_id:0:12}-${sglang_id:0:12}.tar"  # written by build-images.sh
   if [ -s "$tar_file" ]; then
-    docker exec -i "$host" docker load -q < "$tar_file" > /dev/null
+    docker exec -i "$host" "$cli" load -q < "$tar_file" > /dev/null
   else
     docker save llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest \
-      | docker exec -i "$host" docker load -q > /dev/null
+      | docker exec -i "$host" "$cli" load -q > /dev/null
   fi
   echo "testbed: $host changed: loaded the engine stand-ins"
 fi
@@ -68,7 +76,7 @@ declare -A names=(
 )
 for stand_in in engine-vllm engine-sglang; do
   for name in ${names[$stand_in]}; do
-    docker exec "$host" docker tag "llmfleet-testbed/$stand_in:latest" "$name"
+    docker exec "$host" "$cli" tag "llmfleet-testbed/$stand_in:latest" "$name"
   done
 done
 echo "testbed: $host is a $gpus node with the engine stand-ins"

@@ -2,12 +2,19 @@
 # start-host.sh NAME [PUBLISHED_PORT]: start the test host container NAME (systemd as PID 1, its own
 # dockerd with /var/lib/docker on the volume NAME-docker) on the docker network $LLMFLEET_TESTBED_NETWORK
 # (default llmfleet-testbed). Port 8000 of the host is published on 127.0.0.1:PUBLISHED_PORT when given.
+# LLMFLEET_TESTBED_RUNTIME=podman starts a podman host instead (llmfleet-testbed/podman-host, its
+# /var/lib/containers on the volume NAME-containers).
 # A running host of that name is kept as it is. These are the one copy of the test host's run flags
 # (the DESIGN.md flags, plus NET_ADMIN so the host's dockerd can set up its bridge and port publishing).
 set -euo pipefail
 name="$1" published="${2:-}"
 network="${LLMFLEET_TESTBED_NETWORK:-llmfleet-testbed}"
-image="${LLMFLEET_TESTBED_HOST_IMAGE:-llmfleet-testbed/host:latest}"
+case "${LLMFLEET_TESTBED_RUNTIME:-docker}" in
+  docker) default_image=llmfleet-testbed/host:latest storage=/var/lib/docker volume="$name-docker" ;;
+  podman) default_image=llmfleet-testbed/podman-host:latest storage=/var/lib/containers volume="$name-containers" ;;
+  *) echo "testbed: LLMFLEET_TESTBED_RUNTIME must be docker or podman, got '$LLMFLEET_TESTBED_RUNTIME'" >&2; exit 1 ;;
+esac
+image="${LLMFLEET_TESTBED_HOST_IMAGE:-$default_image}"
 docker image inspect "$image" > /dev/null 2>&1 \
   || { echo "testbed: no image $image; build it first: make testbed-images" >&2; exit 1; }
 docker network inspect "$network" > /dev/null 2>&1 \
@@ -22,6 +29,6 @@ docker run -d --name "$name" --hostname "$name" --network "$network" \
   --cap-add SYS_ADMIN --cap-add NET_ADMIN \
   --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
   --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-  -v "$name-docker:/var/lib/docker" -e container=docker \
+  -v "$volume:$storage" -e container=docker \
   ${published:+-p "127.0.0.1:$published:8000"} \
   "$image" /lib/systemd/systemd > /dev/null

@@ -8,11 +8,6 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # dockerd registers its --gpus driver only when this hook is on PATH at daemon start: it must be in the image.
 install -m 0755 "$here/nvidia-container-runtime-hook" "$root/usr/local/bin/nvidia-container-runtime-hook"
 mkdir -p "$root/etc/llmfleet-testbed"
-# A container has no console, udev or kernel modules to load; these units only fail or wait there.
-for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
-            systemd-modules-load.service systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer \
-            e2scrub_all.timer fstrim.timer; do
-  ln -sf /dev/null "$root/etc/systemd/system/$unit"
-done
+bash "$here/../lib/mask-container-units.sh" "$root"
 # dockerd keeps its defaults: overlay2 when /var/lib/docker is a volume (start-host.sh makes one), else
 # it falls back to vfs by itself; iptables works with CAP_NET_ADMIN, so -p publishing works as on a node.

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# debootstrap-image.sh IMAGE PACKAGES_FILE [CUSTOMIZE_SCRIPT]
-# Build IMAGE from a minimal Debian (debootstrap --variant=minbase + the packages listed one per line
+# debootstrap-image.sh IMAGE PACKAGES_FILE [CUSTOMIZE_SCRIPT] [SUITE]
+# Build IMAGE from a minimal Debian SUITE (default bookworm; debootstrap --variant=minbase + the packages listed one per line
 # in PACKAGES_FILE), run CUSTOMIZE_SCRIPT ROOTFS on the tree, and `docker import` it. Nothing is
 # pulled from a registry. The build is skipped when IMAGE exists with the label org.llmfleet.recipe
-# equal to the hash of the recipe: this script, the package list, the customize script and the suite.
+# equal to the hash of the recipe: these scripts, the package list, the customize script's folder and the suite.
 # Environment: LLMFLEET_TESTBED_MIRROR (Debian mirror URL; default: the one this machine's apt uses),
 # LLMFLEET_TESTBED_CACHE (work and .deb cache directory; default /var/cache/llmfleet-testbed),
 # LLMFLEET_TESTBED_REBUILD=1 (build even when the image is up to date).
 set -euo pipefail
-image="$1" packages_file="$2" customize="${3:-}"
-suite=bookworm
+image="$1" packages_file="$2" customize="${3:-}" suite="${4:-bookworm}"
 cache="${LLMFLEET_TESTBED_CACHE:-/var/cache/llmfleet-testbed}"
 
-recipe="$(cat "$0" "$packages_file" ${customize:+"$customize"} <(echo "$suite") | sha256sum | cut -c1-16)"
+# The files the customize script installs live beside it: all of them are part of the recipe.
+recipe_files=("$0" "$(dirname "$0")/mask-container-units.sh" "$packages_file")
+[ -z "$customize" ] || recipe_files+=("$(dirname "$customize")"/*)
+recipe="$(cat "${recipe_files[@]}" <(echo "$suite") | sha256sum | cut -c1-16)"
 current="$(docker image inspect -f '{{ index .Config.Labels "org.llmfleet.recipe" }}' "$image" 2>/dev/null || true)"
 if [ "$current" = "$recipe" ] && [ "${LLMFLEET_TESTBED_REBUILD:-0}" != 1 ]; then
   echo "testbed: $image is up to date (recipe $recipe)"
