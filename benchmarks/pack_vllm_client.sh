@@ -29,21 +29,23 @@ SITE="$(echo "$VENV"/lib/python3*/site-packages)"
 PURE=(vllm transformers huggingface_hub openai fastapi starlette pydantic annotated_doc annotated_types
       cachetools httpcore2 httpx2 opentelemetry partial_json_parser sniffio truststore typing_inspection
       typing_extensions.py)
-DIST_GLOBS=(vllm-* transformers-* huggingface_hub-* openai-[0-9]* fastapi-* starlette-* pydantic-[0-9]*
-            annotated_doc-* annotated_types-* cachetools-* httpcore2-* httpx2-* opentelemetry_api-*
-            partial_json_parser-* sniffio-* truststore-* typing_inspection-* typing_extensions-*)
 # Compiled: the same versions as in the venv, built for the host's Python.
 COMPILED=(cbor2 llguidance msgspec openai-harmony pybase64 pydantic-core apache-tvm-ffi xgrammar pyzmq)
 
 rm -rf "$OUT_DIR"
 mkdir -p "$OUT_DIR/whl"
-dists=()
-for glob in "${DIST_GLOBS[@]}"; do
-  # shellcheck disable=SC2206  # the glob is meant to expand
-  found=("$SITE"/${glob}.dist-info)
-  [ -e "${found[0]}" ] || { echo "no ${glob}.dist-info in $SITE" >&2; exit 2; }
-  dists+=("${found[@]#"$SITE"/}")
-done
+# Their .dist-info folders (importlib.metadata needs them: vllm reads its own version, transformers
+# checks its dependencies'), from the distributions that own these top-level names.
+dist_dirs="$("$VENV/bin/python" - "${PURE[@]}" <<'EOF'
+import sys, importlib.metadata as md
+owners = md.packages_distributions()
+for top in sys.argv[1:]:
+    for dist in owners[top.removesuffix(".py")]:
+        record = next(f for f in md.distribution(dist).files if f.name == "RECORD")
+        print(record.parent)
+EOF
+)"  # an assignment, so that a name without a distribution stops the script (set -e)
+mapfile -t dists <<<"$dist_dirs"
 tar -C "$SITE" -cf - --exclude='*.so' --exclude='*.pyc' --exclude=__pycache__ --exclude='*.h' \
   --exclude='*.hpp' --exclude='*.cuh' --exclude='*.inl' --exclude='*.cu' --exclude='*.cpp' \
   --exclude='vllm/vllm-rs' "${PURE[@]}" "${dists[@]}" | xz -T0 -6 >"$OUT_DIR/vsite.tar.xz"

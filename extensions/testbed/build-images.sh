@@ -38,7 +38,8 @@ wait "$podman_host_build" || failed=1
 wait "$engine_build" || failed=1
 [ "$failed" = 0 ] || { echo "testbed: image build failed (see above)" >&2; exit 1; }
 
-image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+# shellcheck source-path=SCRIPTDIR source=lib/standins.sh
+. "$here/lib/standins.sh"
 old_ids="$(image_id llmfleet-testbed/engine-sglang:latest) $(image_id llmfleet-testbed/engine-vllm:latest)"
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
@@ -66,10 +67,10 @@ for old in $old_ids; do
   [ "$old" = "$sglang_id" ] || [ "$old" = "$vllm_id" ] || docker rmi "$old" > /dev/null 2>&1 || true
 done
 
-tar_file="$cache/standins-${vllm_id:7:12}-${sglang_id:7:12}.tar"  # the name prepare-host.sh looks for
+tar_file="$(standins_tar "$cache" "$vllm_id" "$sglang_id")"
 if [ ! -s "$tar_file" ]; then
   rm -f "$cache"/standins-*.tar
   docker save llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest > "$tar_file.tmp"
   mv "$tar_file.tmp" "$tar_file"
 fi
-echo "testbed: images ready in $((SECONDS - started)) s (stand-ins: vllm ${vllm_id:7:12}, sglang ${sglang_id:7:12})"
+echo "testbed: images ready in $((SECONDS - started)) s (stand-ins: vllm ${vllm_id:0:12}, sglang ${sglang_id:0:12})"

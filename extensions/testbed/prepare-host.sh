@@ -49,8 +49,8 @@ else
   }
 fi
 
-# Image IDs without the "sha256:" docker prints and podman does not.
-image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null | sed 's/^sha256://' || true; }
+# shellcheck source-path=SCRIPTDIR source=lib/standins.sh
+. "$here/lib/standins.sh"
 vllm_id="$(image_id llmfleet-testbed/engine-vllm:latest)"
 sglang_id="$(image_id llmfleet-testbed/engine-sglang:latest)"
 if [ -z "$vllm_id" ] || [ -z "$sglang_id" ]; then
@@ -59,7 +59,7 @@ if [ -z "$vllm_id" ] || [ -z "$sglang_id" ]; then
 fi
 have="$(docker exec "$host" "$cli" image inspect -f '{{.Id}}' llmfleet-testbed/engine-vllm:latest llmfleet-testbed/engine-sglang:latest 2>/dev/null | sed 's/^sha256://' | paste -sd' ' || true)"
 if [ "$have" != "$vllm_id $sglang_id" ]; then
-  tar_file="$cache/standins-${vllm_id:0:12}-${sglang_id:0:12}.tar"  # written by build-images.sh
+  tar_file="$(standins_tar "$cache" "$vllm_id" "$sglang_id")"  # written by build-images.sh
   if [ -s "$tar_file" ]; then
     docker exec -i "$host" "$cli" load -q < "$tar_file" > /dev/null
   else
