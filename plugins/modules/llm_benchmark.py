@@ -17,8 +17,8 @@ description:
     request shape, dataset and metric definitions of C(vllm bench serve), and returns the result in
     vLLM's field names.
   - With O(driver=client) (default) the load generator runs where the module runs, which is the controller
-    by default (the benchmark role delegates to C(localhost)) or a load-generator host. It needs the
-    Python package C(aiohttp) there.
+    by default (the benchmark role delegates to C(localhost)) or a load-generator host. It needs only
+    the Python standard library there (C(uvloop) is used when installed).
   - With O(driver=engine) the caller ran the engine's own benchmark (C(vllm bench serve --save-result)
     or C(python3 -m sglang.bench_serving --output-file)) and passes its JSON as O(engine_result);
     the module normalises it into the same result.

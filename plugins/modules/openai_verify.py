@@ -245,7 +245,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
 from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
-from ansible_collections.llmfleet.serving.plugins.module_utils._openai import ALL_CHECKS, verify
+from ansible_collections.llmfleet.serving.plugins.module_utils._verify import ALL_CHECKS, verify
 
 
 def main():
