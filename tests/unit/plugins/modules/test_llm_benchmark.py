@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.llmfleet.serving.plugins.modules import llm_benchmark
 from module_runner import run_module
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "extensions" / "bench"))
 from llmfleet_bench.emulator import Emulator  # noqa: E402
 
 SMALL = {"served_model_name": "deepseek", "model_id": "deepseek-ai/DeepSeek-V4-Flash",

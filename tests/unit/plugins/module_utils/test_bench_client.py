@@ -14,7 +14,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client imp
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_report import format_summary
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "extensions" / "bench"))
 from llmfleet_bench.emulator import Emulator  # noqa: E402
 
 
