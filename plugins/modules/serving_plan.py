@@ -332,7 +332,8 @@ def main():
     try:
         plan = build_plan(**module.params)
     except LlmfleetError as exc:
-        module.fail_json(msg=str(exc))
+        from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
+        fail_from_exception(module, exc)
     module.exit_json(changed=False, plan=plan)
 
 

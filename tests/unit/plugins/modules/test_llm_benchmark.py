@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.llmfleet.serving.plugins.modules import llm_benchmark
 from module_runner import run_module
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "extensions" / "bench"))
 from llmfleet_bench.emulator import Emulator  # noqa: E402
 
 SMALL = {"served_model_name": "deepseek", "model_id": "deepseek-ai/DeepSeek-V4-Flash",
@@ -73,6 +73,20 @@ def test_no_successful_request_fails_without_a_fact():
         out = run_module(llm_benchmark, dict(SMALL, base_url=emu.base_url), expect_failure=True)
     assert "fact" not in out
     assert "500" in out["msg"]
+    # the partial result the client raised with reaches the task: what failed, and how
+    assert out["result"]["completed"] == 0 and out["result"]["failed"] == SMALL["num_prompts"]
+    assert "500" in out["result"]["llmfleet"]["failures"][0]["error"]
+
+
+def test_engine_result_without_a_success_fails_with_that_result():
+    engine_json = {"backend": "openai-chat", "num_prompts": 4, "completed": 0, "failed": 4, "duration": 1.0,
+                   "output_throughput": 0.0, "mean_ttft_ms": 0.0, "p99_ttft_ms": 0.0,
+                   "errors": ["", "HTTP 503 Service Unavailable"]}
+    out = run_module(llm_benchmark, {"base_url": "http://127.0.0.1:8000", "served_model_name": "deepseek",
+                                     "driver": "engine", "engine": "vllm", "engine_result": engine_json},
+                     expect_failure=True)
+    assert "No request succeeded (4 failed)" in out["msg"] and "HTTP 503" in out["msg"]
+    assert out["result"]["failed"] == 4
 
 
 @pytest.mark.parametrize("option,value", [("num_prompts", 0), ("max_concurrency", 0), ("random_input_len", -5)])

@@ -14,7 +14,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client imp
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_report import format_summary
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "extensions" / "bench"))
 from llmfleet_bench.emulator import Emulator  # noqa: E402
 
 
@@ -155,3 +155,17 @@ def test_wrong_model_name(emulator):
     with pytest.raises(BenchmarkError) as err:
         run_benchmark(_config(emulator, served_model_name="deepseek-v4"))
     assert "served_model_name 'deepseek-v4' is not served" in str(err.value) and "['deepseek']" in str(err.value)
+
+
+def test_server_tokenizer_auto_falls_back_when_detokenize_is_missing():
+    # /tokenize works, /detokenize answers 404: "auto" must fall back to word prompts, not fail the run
+    with _emulator(EMULATOR_FAULT_NO_DETOKENIZE=1) as emu:
+        res = run_benchmark(_config(emu, num_prompts=4, use_server_tokenizer="auto"))
+        assert (res["completed"], res["failed"]) == (4, 0)
+        assert res["llmfleet"]["dataset"]["tokenizer"] == "none"
+        assert res["llmfleet"]["dataset"]["prompt_len_exact"] is False
+        with pytest.raises(BenchmarkError) as err:
+            run_benchmark(_config(emu, num_prompts=4, use_server_tokenizer="always"))
+    text = str(err.value)
+    assert "use_server_tokenizer is 'always'" in text and "/detokenize answered HTTP 404" in text
+    assert "'auto'" in text

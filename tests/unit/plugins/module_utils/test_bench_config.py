@@ -1,7 +1,8 @@
 """Nonsense benchmark parameters are refused with a message naming the parameter."""
 import pytest
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import normalize_config, run_benchmark
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import run_benchmark
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_config import normalize_config
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 
 BASE = {"base_url": "http://127.0.0.1:8000", "served_model_name": "deepseek"}

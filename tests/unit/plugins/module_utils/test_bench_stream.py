@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import (
-    _Parser, _is_plain_token_chunk, _string_bytes, normalize_config, request_body)
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_config import normalize_config
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_stream import StreamParser, _is_plain_token_chunk, _string_bytes, request_body
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_metrics import RequestRecord
 
 
@@ -19,7 +19,7 @@ def _chunk(delta, finish=None, usage=None, choices=True):
 def _feed(pieces, cut=None, want_text=True):
     """pieces: [(bytes, now)]; ``cut`` splits every piece's bytes at that offset into two reads."""
     rec = RequestRecord(0, "r0", 10, 3)
-    parser = _Parser(rec, 0.0, want_text=want_text)
+    parser = StreamParser(rec, 0.0, want_text=want_text)
     for data, now in pieces:
         if cut and len(data) > cut:
             parser.feed(data[:cut], now)
@@ -55,7 +55,7 @@ def test_vllm_timing_rules(cut):
 
 def test_role_chunk_can_be_skipped_as_released_vllm_does():
     rec = RequestRecord(0, "r0", 10, 3)
-    parser = _Parser(rec, 0.0, want_text=False, skip_role=True)
+    parser = StreamParser(rec, 0.0, want_text=False, skip_role=True)
     for data, now in STREAM:
         parser.feed(data, now)
     parser.finish(0.31)

@@ -5,7 +5,8 @@ import math
 import pytest
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_metrics as m
-from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import build_result, normalize_config
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_config import normalize_config
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_result import build_result
 
 
 # --- statistics: values worked out by hand (numpy 2.x gives the same, bit for bit) -------------------

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.llmfleet.serving.plugins.module_utils import _openai
+from ansible_collections.llmfleet.serving.plugins.module_utils import _contract, _secrets, _sse, _verify
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import VerifyError
 
 
@@ -23,19 +23,19 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._errors import Ve
     (None, ""),
 ])
 def test_mask_secret(key, shown):
-    assert _openai.mask_secret(key) == shown
+    assert _secrets.mask_secret(key) == shown
 
 
 def test_mask_never_contains_most_of_the_key():
     key = "sk-" + "a1b2c3d4e5f6a7b8c9d0"
-    masked = _openai.mask_secret(key)
+    masked = _secrets.mask_secret(key)
     assert key not in masked and key[3:-4] not in masked
 
 
 def test_scrub_replaces_every_occurrence():
     key = "sk-0123456789abcdefgh"
     text = "started with --api-key %s\nAuthorization: Bearer %s" % (key, key)
-    out = _openai.scrub(text, key)
+    out = _secrets.scrub(text, key)
     assert key not in out
     assert out.count("sk-\u2026efgh") == 2
 
@@ -48,7 +48,7 @@ def test_iter_sse_splits_events_names_and_multiline_data():
            b"data: line one\r\ndata: line two\r\n\r\n"
            b"data:[DONE]\n\n"
            b"data: no blank line at the end")
-    assert list(_openai.iter_sse(raw.splitlines(keepends=True))) == [
+    assert list(_sse.iter_sse(raw.splitlines(keepends=True))) == [
         ("message_start", '{"a":1}'), ("message", "line one\nline two"), ("message", "[DONE]"),
         ("message", "no blank line at the end")]
 
@@ -74,18 +74,18 @@ GOOD = [_chunk({"role": "assistant", "content": ""}), _chunk({"content": " hello
 
 
 def test_a_vllm_style_stream_passes_with_its_numbers():
-    summary = _openai.summarize_chat_stream(_stream(*GOOD))
+    summary = _contract.summarize_chat_stream(_stream(*GOOD))
     assert summary["content"] == " hello there friend"
-    assert _openai.judge_chat_stream(summary) == (
+    assert _contract.judge_chat_stream(summary) == (
         "5 chunks, role chunk, 3 completion tokens (finish_reason length), first token after 20 ms, usage chunk, [DONE]")
 
 
 def test_reasoning_only_stream_counts_as_text():
     datas = [_chunk({"role": "assistant", "content": ""}), _chunk({"reasoning_content": " hmm"}, finish="length"),
              _chunk(usage=USAGE, choices=False), "[DONE]"]
-    summary = _openai.summarize_chat_stream(_stream(*datas))
+    summary = _contract.summarize_chat_stream(_stream(*datas))
     assert summary["reasoning"] == " hmm"
-    _openai.judge_chat_stream(summary)
+    _contract.judge_chat_stream(summary)
 
 
 @pytest.mark.parametrize("datas, message", [
@@ -102,7 +102,7 @@ def test_reasoning_only_stream_counts_as_text():
 ])
 def test_broken_streams_say_what_is_missing(datas, message):
     with pytest.raises(VerifyError) as err:
-        _openai.judge_chat_stream(_openai.summarize_chat_stream(_stream(*datas)))
+        _contract.judge_chat_stream(_contract.summarize_chat_stream(_stream(*datas)))
     assert message in err.value.msg
 
 
@@ -121,7 +121,7 @@ ANTHROPIC_GOOD = [
 
 
 def test_an_anthropic_stream_passes():
-    detail = _openai.judge_anthropic_stream(_openai.summarize_anthropic_stream(ANTHROPIC_GOOD))
+    detail = _contract.judge_anthropic_stream(_contract.summarize_anthropic_stream(ANTHROPIC_GOOD))
     assert detail.startswith("6 events (message_start ... message_stop), 1 output tokens, stop_reason end_turn")
 
 
@@ -134,16 +134,16 @@ def test_an_anthropic_stream_passes():
 ])
 def test_broken_anthropic_streams(events, message):
     with pytest.raises(VerifyError) as err:
-        _openai.judge_anthropic_stream(_openai.summarize_anthropic_stream(events))
+        _contract.judge_anthropic_stream(_contract.summarize_anthropic_stream(events))
     assert message in err.value.msg
 
 
 # ---- checks, URLs, report -------------------------------------------------------------------
 
 def test_default_checks_and_auth_with_a_key():
-    assert _openai.resolve_checks(None, None) == ["health", "models", "chat", "chat_stream"]
-    assert _openai.resolve_checks(None, "k") == ["health", "models", "chat", "chat_stream", "auth"]
-    assert _openai.resolve_checks(["tools", "models", "tools"], None) == ["tools", "models"]
+    assert _verify.resolve_checks(None, None) == ["health", "models", "chat", "chat_stream"]
+    assert _verify.resolve_checks(None, "k") == ["health", "models", "chat", "chat_stream", "auth"]
+    assert _verify.resolve_checks(["tools", "models", "tools"], None) == ["tools", "models"]
 
 
 @pytest.mark.parametrize("checks, key, message", [
@@ -153,12 +153,12 @@ def test_default_checks_and_auth_with_a_key():
 ])
 def test_bad_check_lists(checks, key, message):
     with pytest.raises(VerifyError) as err:
-        _openai.resolve_checks(checks, key)
+        _verify.resolve_checks(checks, key)
     assert message in err.value.msg
 
 
 def test_base_url_with_v1_is_shortened_with_a_warning():
-    url, warnings = _openai.normalize_base_url("http://10.0.0.5:8000/v1/")
+    url, warnings = _verify.normalize_base_url("http://10.0.0.5:8000/v1/")
     assert url == "http://10.0.0.5:8000"
     assert warnings == ["base_url 'http://10.0.0.5:8000/v1/' ends in /v1; using the server root "
                         "http://10.0.0.5:8000 (the module adds /v1/... itself)"]
@@ -167,12 +167,12 @@ def test_base_url_with_v1_is_shortened_with_a_warning():
 @pytest.mark.parametrize("bad", ["10.0.0.5:8000", "ftp://x", "http://"])
 def test_bad_base_urls(bad):
     with pytest.raises(VerifyError) as err:
-        _openai.normalize_base_url(bad)
+        _verify.normalize_base_url(bad)
     assert repr(bad) in err.value.msg
 
 
 def test_report_entries_and_summary_line():
-    report = [_openai.report_entry("health", True, 0.0012, "ok"),
-              _openai.report_entry("models", True, 0.0023456, "ok")]
+    report = [_verify.report_entry("health", True, 0.0012, "ok"),
+              _verify.report_entry("models", True, 0.0023456, "ok")]
     assert report[1] == {"name": "models", "passed": True, "latency_ms": 2.3, "detail": "ok"}
-    assert _openai.summarize_report(report, 41.04) == "2/2 checks passed (health 1.2 ms, models 2.3 ms); ready after 41.0 s"
+    assert _verify.summarize_report(report, 41.04) == "2/2 checks passed (health 1.2 ms, models 2.3 ms); ready after 41.0 s"

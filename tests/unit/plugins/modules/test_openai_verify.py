@@ -6,43 +6,19 @@ named fake-systemd-bin and put first on PATH; they report the state and the log 
 """
 import json
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from module_runner import run_module
 
 from ansible_collections.llmfleet.serving.plugins.modules import openai_verify
 
-ROOT = Path(__file__).resolve().parents[2]
-EMULATOR_DIR = ROOT / "extensions" / "emulator"
-KEY = "sk-llmfleet-test-0123456789abcdef"
-MASKED = "sk-\u2026cdef"
-# The seed guide's vLLM command (B200), as the emulator takes it, without --host/--port.
-SEED_VLLM = ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "deepseek",
-             "--tensor-parallel-size", "4", "--enable-expert-parallel", "--kv-cache-dtype", "fp8",
-             "--tool-call-parser", "deepseek_v4", "--enable-auto-tool-choice", "--reasoning-parser", "deepseek_v4"]
-PLAIN_VLLM = ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "deepseek"]
+from verify_server import KEY, MASKED, PLAIN_VLLM, SEED_VLLM, port_open, start_emulator
+
 ALL = ["health", "models", "chat", "chat_stream", "auth", "tools", "reasoning", "anthropic"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def proc_exited(pid):
@@ -54,46 +30,12 @@ def proc_exited(pid):
         return True
 
 
-class Emulator:
-    """One emulator subprocess on a free 127.0.0.1 port; its stdout+stderr go to ``log_path``."""
-
-    def __init__(self, tmp_path, argv, env=None, wait=True):
-        self.port = free_port()
-        self.log_path = tmp_path / ("emulator-%d.log" % self.port)
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_") and k != "VLLM_API_KEY"}
-        full_env.update(PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS="0.2", EMULATOR_TIME_SCALE="100",
-                        EMULATOR_WARMUP_SECONDS="0")
-        full_env.update(env or {})
-        self.log = open(self.log_path, "wb")
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llmfleet_emulator"] + list(argv) + ["--host", "127.0.0.1", "--port", str(self.port)],
-            env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.base_url = "http://127.0.0.1:%d" % self.port
-        if wait:
-            end = time.monotonic() + 30
-            while not port_open(self.port):
-                assert self.proc.poll() is None, "emulator exited:\n" + self.log_path.read_text()
-                assert time.monotonic() < end, "emulator did not open its port:\n" + self.log_path.read_text()
-                time.sleep(0.02)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 @pytest.fixture
 def emulator(tmp_path):
     started = []
 
     def start(argv=None, env=None, wait=True):
-        emu = Emulator(tmp_path, argv or PLAIN_VLLM, env, wait)
+        emu = start_emulator(tmp_path, argv or PLAIN_VLLM, env, wait)
         started.append(emu)
         return emu
 
@@ -105,7 +47,7 @@ def emulator(tmp_path):
 @pytest.fixture(scope="module")
 def seed_server(tmp_path_factory):
     """The seed's vLLM command line, with an API key from VLLM_API_KEY as the serve role passes it."""
-    emu = Emulator(tmp_path_factory.mktemp("seed"), SEED_VLLM, {"VLLM_API_KEY": KEY})
+    emu = start_emulator(tmp_path_factory.mktemp("seed"), SEED_VLLM, {"VLLM_API_KEY": KEY})
     yield emu
     emu.stop()
 
