@@ -28,6 +28,7 @@ _NEEDS_QUOTES = re.compile(r"[\s\"'\\;]|[\x00-\x1f\x7f]")
 # Inside double quotes systemd undoes C escapes (systemd.syntax(7)): these are the ones we write.
 _C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_GLOB = re.compile(r"[*?\[\]{}\\]")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Characters systemd's EnvironmentFile= parser unescapes after a backslash inside double quotes.
 _SYSTEMD_ENV_ESCAPE = re.compile(r'([\\"`$])')
@@ -92,10 +93,12 @@ def systemd_command_lines(words, field=None):
     return " \\\n    ".join(lines)
 
 
-def systemd_value(value, field=None):
+def systemd_value(value, field=None, glob=False):
     """A plain unit-file setting value or comment text: ``%`` doubled (specifiers); refused when it
     holds a control character (a line break would start a new line: another setting, or a section
-    header) or ends with a backslash (systemd would join the next line onto it)."""
+    header) or ends with a backslash (systemd would join the next line onto it). ``glob=True`` for a
+    path systemd expands as a glob pattern (EnvironmentFile=): ``* ? [ ] { } \\`` are refused too, as
+    they would name other files or none."""
     s = _scalar(value, field, "systemd_value")
     bad = _CONTROL.search(s)
     if bad:
@@ -106,6 +109,12 @@ def systemd_value(value, field=None):
         raise AnsibleFilterError(
             "%s ends with a backslash, which systemd reads as 'continued on the next line': %r; remove the "
             "trailing backslash" % (_field(field), s))
+    if glob:
+        bad_glob = _GLOB.search(s)
+        if bad_glob:
+            raise AnsibleFilterError(
+                "%s holds %r, which systemd reads as a glob pattern in this path (EnvironmentFile=): %r; use a "
+                "directory name without * ? [ ] { } or backslash" % (_field(field), bad_glob.group(0), s))
     return s.replace("%", "%%")
 
 

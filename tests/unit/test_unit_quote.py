@@ -113,3 +113,11 @@ def test_env_files_refuse_bad_names_and_shapes(fn):
 def test_filter_names():
     assert sorted(FilterModule().filters()) == [
         "container_env_file", "systemd_command_lines", "systemd_env_file", "systemd_value", "systemd_word"]
+
+
+@pytest.mark.parametrize("path", ["/etc/[Service]/secrets.env", "/etc/a*/s", "/etc/a?/s", "/etc/{a,b}/s", "/etc/a\\b/s"])
+def test_systemd_value_glob_refuses_glob_characters_in_a_path(path):
+    assert systemd_value(path) == path.replace("%", "%%")  # a plain value may hold them
+    with pytest.raises(AnsibleFilterError, match="serve_secrets_dir holds .* glob pattern"):
+        systemd_value(path, "serve_secrets_dir", glob=True)
+    assert systemd_value("/etc/llm fleet %n/s.env", "serve_secrets_dir", glob=True) == "/etc/llm fleet %%n/s.env"

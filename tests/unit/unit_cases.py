@@ -54,8 +54,9 @@ HOSTILE_LINE = ('x [Service] ExecStartPre=/bin/touch %s ; /bin/touch %s ; %%n %%
 # A secret cannot hold a line break (the role refuses it before writing); everything else is allowed.
 HOSTILE_KEY = 'k e"y\'$HOME${HOME}`\\;%n[Service]ExecStartPre=/bin/touch ' + INJECTED
 HOSTILE_TOKEN = 'hf_"$x`\\;%n ' + INJECTED
-# A directory name the planner does not check today (serve_secrets_dir).
-HOSTILE_DIR = "/etc/llm fleet %n $HOME \"dq\" 'sq' ;[Service]"
+# A directory name the planner does not check today (serve_secrets_dir); systemd reads the
+# EnvironmentFile= path as a glob, so [ ] * ? { } \\ are refused there (refused_cases).
+HOSTILE_DIR = "/etc/llm fleet %n $HOME \"dq\" 'sq' ;x"
 
 
 def _plan_with(gpus, engine, served_model_name, hf_cache_dir, image, env, extra_args, container_name):
@@ -125,6 +126,8 @@ def refused_cases():
     # SGLang reads the key file through EnvironmentFile=, a one-line setting.
     cases["refused-secrets-dir-docker"] = ({"serve_runtime": "docker", "llmfleet_plan": base, "serve_api_key": "k",
                                             "serve_secrets_dir": "/etc/x\n[Service]"}, "serve_secrets_dir")
+    cases["refused-secrets-dir-glob-docker"] = ({"serve_runtime": "docker", "llmfleet_plan": base, "serve_api_key": "k",
+                                                 "serve_secrets_dir": "/etc/[Service]"}, "serve_secrets_dir")
     for runtime, engine, gpus in (("docker", "vllm", samples.b200x8), ("docker", "sglang", samples.h100x8)):
         cases["refused-api-key-%s" % engine] = ({"serve_runtime": runtime, "serve_api_key": "line1\n[Service]",
                                                  "llmfleet_plan": build_plan(gpus=gpus(), engine=engine)}, "serve_api_key")
