@@ -4,10 +4,11 @@
 """Quoting for the files the serve role writes: one function per format, nothing else quotes.
 
 - systemd_word: one argument of a systemd command line (ExecStart=, quadlet Exec=/Environment=/
-  PublishPort=/Volume=/PodmanArgs=/Label=).
+  EnvironmentFile= of [Container], PodmanArgs=/Label=).
 - systemd_command_lines: a list of such words, one option per line, for readable unit diffs.
-- systemd_value: a plain setting value (Description=, Image=, ContainerName=, EnvironmentFile=, ...)
-  or text in a comment line.
+- systemd_value: a plain setting value (Description=, EnvironmentFile= of [Service]) or text in a
+  comment line.
+- quadlet_value: a quadlet key passed on as one podman argument (Image=, Volume=, PublishPort=, ...).
 - container_env_file: the KEY=VALUE lines `docker/podman run --env-file` read (literally).
 - systemd_env_file: the KEY="VALUE" lines systemd's EnvironmentFile= reads.
 
@@ -118,6 +119,14 @@ def systemd_value(value, field=None, glob=False):
     return s.replace("%", "%%")
 
 
+def quadlet_value(value, field=None):
+    """A quadlet key that podman's generator passes on as ONE argument of ``podman run`` without
+    unquoting (Image=, Volume=, PublishPort=, ContainerName=, AddDevice=): the generator quotes it for
+    ExecStart= but leaves ``%`` and ``$`` to systemd, so both are doubled here; refused like
+    systemd_value (control characters, a trailing backslash)."""
+    return systemd_value(value, field).replace("$", "$$")
+
+
 def _env_items(variables, filter_name, field):
     if not isinstance(variables, dict):
         raise AnsibleFilterError("%s: %s must be a dictionary of variable names to values, got %s" % (
@@ -158,6 +167,7 @@ class FilterModule(object):
             "systemd_word": systemd_word,
             "systemd_command_lines": systemd_command_lines,
             "systemd_value": systemd_value,
+            "quadlet_value": quadlet_value,
             "container_env_file": container_env_file,
             "systemd_env_file": systemd_env_file,
         }

@@ -112,7 +112,7 @@ def test_env_files_refuse_bad_names_and_shapes(fn):
 
 def test_filter_names():
     assert sorted(FilterModule().filters()) == [
-        "container_env_file", "systemd_command_lines", "systemd_env_file", "systemd_value", "systemd_word"]
+        "container_env_file", "quadlet_value", "systemd_command_lines", "systemd_env_file", "systemd_value", "systemd_word"]
 
 
 @pytest.mark.parametrize("path", ["/etc/[Service]/secrets.env", "/etc/a*/s", "/etc/a?/s", "/etc/{a,b}/s", "/etc/a\\b/s"])
@@ -121,3 +121,20 @@ def test_systemd_value_glob_refuses_glob_characters_in_a_path(path):
     with pytest.raises(AnsibleFilterError, match="serve_secrets_dir holds .* glob pattern"):
         systemd_value(path, "serve_secrets_dir", glob=True)
     assert systemd_value("/etc/llm fleet %n/s.env", "serve_secrets_dir", glob=True) == "/etc/llm fleet %%n/s.env"
+
+
+@pytest.mark.parametrize("value, written", [
+    ("vllm/vllm-openai:deepseekv4-cu130", "vllm/vllm-openai:deepseekv4-cu130"),
+    ("/srv/hf cache:/root/.cache/huggingface", "/srv/hf cache:/root/.cache/huggingface"),  # the generator quotes
+    ("reg/e:$TAG%n", "reg/e:$$TAG%%n"),
+    ('a "q" \\ b', 'a "q" \\ b'),
+])
+def test_quadlet_value(value, written):
+    from ansible_collections.llmfleet.serving.plugins.filter.unit_quote import quadlet_value
+    assert quadlet_value(value) == written
+
+
+def test_quadlet_value_refuses_line_breaks_naming_the_field():
+    from ansible_collections.llmfleet.serving.plugins.filter.unit_quote import quadlet_value
+    with pytest.raises(AnsibleFilterError, match=r"serve_image holds the control character '\\n'"):
+        quadlet_value("reg/e:x\n[Service]", "serve_image")

@@ -97,7 +97,8 @@ def hostile_cases():
             # Quadlet Image= and the Description/comments take one line: no control characters there.
             plan, accepted = _plan_with(
                 gpus, engine, served_model_name="m" + HOSTILE_LINE.replace(" ", "_"),
-                hf_cache_dir="/srv/hf" + HOSTILE,
+                # Quadlet Volume= is one line (podman gets it unsplit): no control characters there.
+                hf_cache_dir="/srv/hf" + (HOSTILE if runtime == "docker" else HOSTILE_LINE.replace(":", "_")),
                 image=("registry.local/engine:" + HOSTILE) if runtime == "docker" else ("registry.local/e:" + HOSTILE_LINE),
                 env={"LLMFLEET_HOSTILE": HOSTILE}, extra_args=["--chat-template", HOSTILE],
                 container_name="llmfleet-hostile-%s" % engine)
@@ -121,6 +122,9 @@ def refused_cases():
             plan = dict(base, **{key: "x\n[Service]\nExecStartPre=/bin/touch " + INJECTED})
             cases["refused-%s-%s" % (field.replace("_", "-"), runtime)] = (
                 {"serve_runtime": runtime, "llmfleet_plan": plan}, named)
+    plan = dict(base, container=dict(base["container"], volumes=["/srv/x\n[Service]:/root/.cache/huggingface"]))
+    cases["refused-hf-cache-dir-podman"] = ({"serve_runtime": "podman", "llmfleet_plan": plan},
+                                            "plan container.volumes (serve_hf_cache_dir)")
     plan = dict(base, image="registry.local/e:x\n[Service]")
     cases["refused-image-podman"] = ({"serve_runtime": "podman", "llmfleet_plan": plan}, "serve_image")
     # SGLang reads the key file through EnvironmentFile=, a one-line setting.
