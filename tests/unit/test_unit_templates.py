@@ -243,22 +243,59 @@ def test_docker_reads_the_vllm_key_file_literally(rendered, tmp_path):
     assert "VLLM_API_KEY=" + unit_cases.HOSTILE_KEY in env
 
 
-@pytest.mark.docker
-def test_the_hostile_quadlets_pass_podmans_generator(rendered, tmp_path):
-    _require_docker()
-    names = []
-    for case in sorted(HOSTILE):
-        if "podman" in case:
-            name = rendered[case]["keys"]["name"] + ".container"
-            (tmp_path / name).write_text(rendered[case]["unit"])
-            names.append(name)
-    os.chmod(tmp_path, 0o755)
-    proc = _docker("run", "--rm", "-v", "%s:/etc/containers/systemd:ro" % tmp_path, "-e", "container=docker",
+def _generate_quadlets(rendered, directory):
+    """podman 5's quadlet generator (the podman-host image) on the hostile quadlets: {case: service text}."""
+    cases = sorted(case for case in HOSTILE if "podman" in case)
+    for case in cases:
+        (directory / (rendered[case]["keys"]["name"] + ".container")).write_text(rendered[case]["unit"])
+    os.chmod(directory, 0o755)
+    proc = _docker("run", "--rm", "-v", "%s:/etc/containers/systemd:ro" % directory,
                    "--entrypoint", "/usr/lib/systemd/system-generators/podman-system-generator",
                    "llmfleet-testbed/podman-host:latest", "-dryrun", check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    # The generated services hold the one command line each, with the hostile words still quoted.
-    out = proc.stdout
-    for name in names:
-        assert "---%s---" % name.replace(".container", ".service") in out, out[:3000]
-    assert "\n[Service]\nExecStartPre=/bin/touch" not in out
+    sections = {}
+    for chunk in proc.stdout.split("\n---")[0:]:
+        head, _sep, body = chunk.lstrip("-").partition("---\n")
+        if head.endswith(".service"):
+            sections[head] = body
+    return {case: sections[rendered[case]["keys"]["name"] + ".service"] for case in cases}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("case", ["hostile-vllm-podman", "hostile-sglang-podman"])
+def test_the_hostile_quadlet_generates_a_unit_that_runs_the_intended_podman_argv(rendered, test_host, tmp_path, case):
+    # The generator's service, run by systemd on the test host with podman swapped for the argv
+    # recorder (Type=simple: the recorder cannot notify as conmon does). Quadlet orders podman's
+    # options itself, so the options are checked as pairs, and the end as image + command exactly.
+    generated = _generate_quadlets(rendered, tmp_path)[case]
+    got, plan = rendered[case], HOSTILE[case][0]["llmfleet_plan"]
+    keys = got["keys"]
+    unit = keys["name"] + "-quadlet.service"
+    unit_path = "/etc/systemd/system/" + unit
+    _host_write(test_host, unit_path, generated.replace("/usr/bin/podman", unit_render.RECORDER_PATH)
+                .replace("Type=notify", "Type=simple"))
+    _host_write(test_host, keys["env_file"], got["env"], "0600")
+    _docker("exec", test_host, "sh", "-c", "rm -f /var/lib/llmfleet-test/argv.jsonl %s" % unit_cases.INJECTED)
+    _docker("exec", test_host, "systemctl", "daemon-reload")
+    start = _docker("exec", test_host, "systemctl", "start", "--wait", unit, check=False)
+    journal = _docker("exec", test_host, "journalctl", "-u", unit, "--no-pager", check=False).stdout
+    records = _docker("exec", test_host, "cat", "/var/lib/llmfleet-test/argv.jsonl", check=False).stdout
+    runs = [call for call in map(json.loads, records.splitlines()) if call[:1] == ["run"]]
+    _docker("exec", test_host, "rm", "-f", unit_path)
+    assert start.returncode == 0, start.stderr + journal
+    assert len(runs) == 1, records
+    argv = runs[0]
+    pairs = set(zip(argv, argv[1:]))
+    assert ("--name", keys["name"]) in pairs
+    assert ("--env", "LLMFLEET_HOSTILE=" + unit_cases.HOSTILE) in pairs
+    for volume in plan["container"]["volumes"]:
+        assert ("-v", volume) in pairs, volume
+    assert ("-v", keys["hf_token_file"] + ":/run/secrets/hf_token:ro") in pairs
+    tail = [plan["image"]] + plan["command"]
+    if plan["secrets"]["api_key"]["via"] == "env":
+        assert ("--env-file", keys["env_file"]) in pairs
+    else:
+        tail += [plan["secrets"]["api_key"]["name"], unit_cases.HOSTILE_KEY]
+    assert argv[-len(tail):] == tail
+    injected = _docker("exec", test_host, "test", "-e", unit_cases.INJECTED, check=False)
+    assert injected.returncode != 0, "a hostile value ran a command: %s exists" % unit_cases.INJECTED
