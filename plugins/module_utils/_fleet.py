@@ -59,8 +59,8 @@ def read_choices(hosts):
             out[name] = entry
             continue
         result = ArgumentSpecValidator(CHOICES_SPEC).validate(dict(entry.get("choices") or {}))
-        if result.errors:
-            _fail("hosts.%s.choices: %s" % (name, result.errors[0]), host=name, option="choices")
+        if result.error_messages:
+            _fail("hosts.%s.choices: %s" % (name, result.error_messages[0]), host=name, option="choices")
         out[name] = dict(entry, choices=result.validated_parameters)
     return out
 
