@@ -110,9 +110,9 @@ ENGINES = {
             "api_key": {"via": "arg", "name": "--api-key"},
             "hf_token": {"via": "file", "env": "HF_TOKEN_PATH", "mount": "/run/secrets/hf_token"},
         },
-        # Packed replicas: without --nccl-port SGLang picks port + a random offset for its NCCL init
-        # (srt/server_args.py PortArgs.init_new), so two replicas could draw the same one; each replica
-        # gets dist_port + its index instead.
+        # Packed replicas: without --nccl-port SGLang takes a port that is free at start for its NCCL init
+        # (srt/server_args.py PortArgs.init_new: get_free_port(); older releases port + random), so two
+        # replicas starting at once could take the same one; each replica gets dist_port + its index instead.
         "replica_args": ["--nccl-port", "{dist_port}"],
         # --dist-init-addr HEAD:dist_port of a cell; the head also listens on dist_port + 1 and up
         # (PortArgs.init_new: port_base = dist_init_port + 1, tokenizer, detokenizer, rpc, scheduler
