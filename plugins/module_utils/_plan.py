@@ -472,7 +472,7 @@ def _choose_tp(requested, dep, g):
         "value that divides both." % (fallback, dep["name"], tp, count, fallback))
 
 
-def _check_memory(profile, dep, build, tp, valid, g):
+def _check_memory(profile, dep, build, tp, valid, g, scope="this host"):
     size = build["size_gb"]
     headroom = profile.get("kv_headroom_gb", _DEFAULT_KV_HEADROOM_GB)
     fraction = dep["mem_fraction"]
@@ -496,8 +496,9 @@ def _check_memory(profile, dep, build, tp, valid, g):
         least = int(math.ceil(size / (usable - headroom)))
         power = 1 << (least - 1).bit_length()
         what = ("it needs the memory of at least %d such GPUs (e.g. tensor_parallel_size %d on a host with %d), "
-                "and this host has %d: use a host with more GPUs or a GPU with more memory"
-                % (least, power, power, g["count"]))
+                "and %s has %d: use %s or a GPU with more memory"
+                % (least, power, power, scope, g["count"],
+                   "a host with more GPUs" if scope == "this host" else "more hosts in the cell"))
     else:
         what = "use a GPU with more memory"
     raise PlanError("weights do not fit: %s; %s" % (arithmetic, what))
@@ -823,6 +824,90 @@ class _Blame(object):
         return False
 
 
+def _check_replica(replica):
+    """(index, count) of a packed replica; (0, 1) for a host's only instance."""
+    if replica is None:
+        return 0, 1
+    index, count = replica.get("index"), replica.get("count")
+    for value in (index, count):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PlanError("replica must be {index: N, count: M} with whole numbers, found %s" % _describe(replica),
+                            option="replicas_per_host")
+    if count < 1 or not 0 <= index < count:
+        raise PlanError("replica index %d is outside 0..%d (count %d)" % (index, count - 1, count),
+                        option="replicas_per_host")
+    return index, count
+
+
+def _check_gpu_ids(gpu_ids, tp):
+    if not isinstance(gpu_ids, list) or not gpu_ids or any(
+            not isinstance(i, int) or isinstance(i, bool) or i < 0 for i in gpu_ids) or len(set(gpu_ids)) != len(gpu_ids):
+        raise PlanError("gpu_ids must be a list of distinct GPU indexes (whole numbers >= 0), found %s"
+                        % _describe(gpu_ids), option="gpu_ids")
+    if len(gpu_ids) != tp:
+        raise PlanError("gpu_ids %s names %d GPUs, but the instance shards over tensor_parallel_size %d; give it "
+                        "exactly %d" % (_describe(gpu_ids), len(gpu_ids), tp, tp), option="gpu_ids")
+    return list(gpu_ids)
+
+
+def _fill(tokens, values):
+    """Whole-token placeholders replaced, as in a deployment's command."""
+    return [values.get(token, token) for token in tokens]
+
+
+def _cell_tp(requested, profile, dep, build, g, multinode):
+    """(tp, tp reason, memory reason) of an engine whose tensor parallel group spans the cell (SGLang)."""
+    total = multinode["gpus"]
+    if requested is not None and requested != total:
+        raise PlanError("tensor_parallel_size %d: in a cell SGLang shards over every GPU of every rank (%d hosts, "
+                        "%d GPUs), so --tp is %d; leave tensor_parallel_size unset (or %d)"
+                        % (requested, multinode["nnodes"], total, total, total))
+    cell_g = dict(g, count=total)
+    memory_reason = _check_memory(profile, dep, build, total, [total], cell_g, scope="the cell")
+    return total, ("tensor_parallel_size %d: the cell's GPUs (%d hosts x %d), one tensor parallel group "
+                   "(deployment %s uses %d on one host)." % (total, multinode["nnodes"], g["count"], dep["name"],
+                                                             dep["tensor_parallel_size"])), memory_reason
+
+
+def _multinode_args(mn_data, multinode, g, tp, dist_base, command):
+    head = multinode["head_address"]
+    local = g["count"] // tp
+    values = {
+        "{nnodes}": str(multinode["nnodes"]),
+        "{node_rank}": str(multinode["node_rank"]),
+        "{head_address}": head,
+        # SGLang parses '[v6]:port' (srt/server_args.py, configure_ipv6) and splits 'v4:port' on ':'.
+        "{dist_init_addr}": ("[%s]:%d" if ":" in head else "%s:%d") % (head, dist_base),
+        "{dist_port}": str(dist_base),
+        "{dp_size}": str(local * multinode["nnodes"]),
+        "{dp_size_local}": str(local),
+        "{dp_start_rank}": str(local * multinode["node_rank"]),
+    }
+    added = [t for t in mn_data["needs"] if t not in command]
+    added.extend(_fill(mn_data["args"], values))
+    if multinode["node_rank"] != 0:
+        added.extend(_fill(mn_data["worker_args"], values))
+    return added
+
+
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.:^=,-]{1,64}$")
+
+
+def _fabric_env(plan_env, mn_data, interface):
+    if not isinstance(interface, str) or not _IFNAME_RE.match(interface):
+        raise PlanError("fabric_interface %s is not a network interface name (or NCCL_SOCKET_IFNAME list such as "
+                        "'ens1f0' or '^docker,lo'); give the interface the hosts of the cell reach each other on"
+                        % _describe(interface), option="fabric_interface")
+    merged = dict(plan_env)
+    for key in mn_data["fabric_env"]:
+        if key in merged and merged[key] != interface:
+            raise PlanError("env.%s is %s but fabric_interface is %s; set one of them (fabric_interface sets %s)"
+                            % (key, show(merged[key]), show(interface), ", ".join(mn_data["fabric_env"])),
+                            option="fabric_interface")
+        merged[key] = interface
+    return dict(sorted(merged.items()))
+
+
 def plan_hash(plan):
     """sha256 of the canonical JSON of what makes up the running server (HASHED_KEYS)."""
     subset = {key: plan[key] for key in HASHED_KEYS}
@@ -833,12 +918,34 @@ def plan_hash(plan):
 def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=None, image=None, port=DEFAULT_PORT,
                served_model_name=DEFAULT_SERVED_MODEL_NAME, hf_cache_dir=DEFAULT_HF_CACHE_DIR, extra_args=None,
                env=None, speculative=None, container_name=None, profiles=None, allow_unknown_args=False,
-               publish_address=""):
+               publish_address="", gpu_ids=None, replica=None, dist_port=None, multinode=None):
     """Return the plan dict (keys as in docs/architecture.md) or raise PlanError.
 
+    The fleet planner (_fleet.py) calls this once per instance; the last four parameters are its:
+
+    - ``gpu_ids``: the GPU indexes the instance owns (None: all of the host's, ``--gpus all``).
+    - ``replica``: ``{"index": i, "count": n}`` of a packed replica; with n > 1 the port is ``port + i``, the
+      name ``NAME-i`` and the engine's ``replica_args`` (dist_port + i) keep replicas apart.
+    - ``dist_port``: first port of the engine's distributed traffic (None: ENGINES[engine]["dist_port"]).
+    - ``multinode``: ``{"nnodes", "node_rank", "head_address", "gpus", "fabric_interface"}`` of a cell member;
+      ``gpus`` is the cell's GPU count, which the memory check and SGLang's --tp use.
+
+    With none of them the plan is the single-host plan of earlier releases, byte for byte.
     Every PlanError carries ``details['option']``: the option the user can change to fix it."""
     publish_address = _check_options(engine, port, served_model_name, hf_cache_dir, image, speculative,
                                      container_name, tensor_parallel_size, publish_address, allow_unknown_args, model)
+    index, count = _check_replica(replica)
+    if dist_port is not None and (not isinstance(dist_port, int) or isinstance(dist_port, bool)
+                                  or not 1 <= dist_port <= 65535 - max(count, 16)):
+        raise PlanError("dist_port %s must be a TCP port from 1 to %d; leave it unset for the engine's default"
+                        % (_describe(dist_port), 65535 - max(count, 16)), option="dist_port")
+    if port + count - 1 > 65535:
+        raise PlanError("port %d + %d replicas runs past 65535 (replica ports are port + index); use a lower port"
+                        % (port, count), option="port")
+    if multinode is not None and publish_address:
+        raise PlanError("publish_address %s: a cell's containers use the host network (the ranks reach each other "
+                        "at the hosts' addresses), where a port cannot be published on one address; leave "
+                        "publish_address empty in a cell" % show(publish_address), option="publish_address")
     with _Blame("profiles"):
         profile = _resolve_profile(model, profiles)
     with _Blame("gpus"):
@@ -854,9 +961,24 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
         g["product"], g["architecture"], g["compute_capability"], "" if g["fp4"] else "no ",
         build.get("label", dep["build"] + " build"), build["model_id"], _gb(build["size_gb"])))
 
+    mn_data = engine_data.get("multinode") if multinode is not None else None
+    if multinode is not None and not mn_data:
+        raise PlanError("cell: %s has no multi-node data in this collection; run it per host (no cell) or use "
+                        "engine %s" % (engine_data["label"], " or ".join(sorted(e for e in ENGINES if ENGINES[e].get(
+                            "multinode")))), option="cell")
     with _Blame("tensor_parallel_size" if tensor_parallel_size is not None else "gpus"):
-        tp, valid, tp_reason = _choose_tp(tensor_parallel_size, dep, g)
-        memory_reason = _check_memory(profile, dep, build, tp, valid, g)
+        if mn_data and mn_data["tensor_parallel"] == "cell":
+            tp, tp_reason, memory_reason = _cell_tp(tensor_parallel_size, profile, dep, build, g, multinode)
+        else:
+            tp, valid, tp_reason = _choose_tp(tensor_parallel_size, dep, g)
+            if mn_data:
+                # Data parallel x expert parallel: the experts (nearly all of an MoE's weights) are split over
+                # every GPU of the cell, so the cell's GPU count is what the weights are divided by.
+                cell_g = dict(g, count=multinode["gpus"])
+                memory_reason = _check_memory(profile, dep, build, multinode["gpus"], [multinode["gpus"]], cell_g,
+                                              scope="the cell")
+            else:
+                memory_reason = _check_memory(profile, dep, build, tp, valid, g)
 
     chosen_image = image if image is not None else dep["image"]
     if image is not None and image != dep["image"]:
@@ -888,11 +1010,25 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
         "{mem_fraction}": str(dep["mem_fraction"]),
         "{port}": str(port),
     }
+    port = port + index
+    values["{port}"] = str(port)
+    dist_base = dist_port if dist_port is not None else engine_data["dist_port"]
     command = _render_command(dep, values, use_spec)
     if "{port}" not in dep["command"] and port != engine_data["listen_port"]:
         command.extend(values.get(t, t) for t in engine_data["port_args"])
         reasons.append("Port %d differs from %s's default %d: added %s." % (
             port, engine_data["label"], engine_data["listen_port"], " ".join(values.get(t, t) for t in engine_data["port_args"])))
+    if count > 1 and engine_data["replica_args"]:
+        added = _fill(engine_data["replica_args"], {"{dist_port}": str(dist_base + index)})
+        command.extend(added)
+        reasons.append("Replica %d of %d: %s keeps its distributed port apart from the other replicas' "
+                       "(dist_port %d + index)." % (index, count, " ".join(added), dist_base))
+    if mn_data:
+        added = _multinode_args(mn_data, multinode, g, tp, dist_base, command)
+        command.extend(added)
+        reasons.append("Cell rank %d of %d (%s): %s." % (
+            multinode["node_rank"], multinode["nnodes"], "head" if multinode["node_rank"] == 0 else "worker",
+            " ".join(added)))
     extra, extra_reason = _check_extra_args(extra_args, command, chosen_engine, dep, allow_unknown_args)
     if extra:
         command.extend(extra)
@@ -901,24 +1037,52 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
     plan_env = _merge_env(dep.get("env", {}), env, chosen_engine)
     if env:
         reasons.append("env set by the user over the deployment's: %s." % ", ".join(sorted(str(k) for k in env)))
+    if mn_data and multinode.get("fabric_interface"):
+        plan_env = _fabric_env(plan_env, mn_data, multinode["fabric_interface"])
+        reasons.append("Fabric interface %s: %s." % (multinode["fabric_interface"], ", ".join(
+            "%s=%s" % (k, multinode["fabric_interface"]) for k in mn_data["fabric_env"])))
 
     name = container_name or _default_name(served_model_name)
-    port_map = port_publish(publish_address, port)
-    if publish_address:
-        reasons.append("Port %d published on %s only (publish_address)." % (port, publish_address))
+    if count > 1:
+        name = "%s-%d" % (name, index)
+        if instance_name_problem(name):
+            raise PlanError("container_name %s with the replica suffix gives %s, which is not a valid name (%s); "
+                            "use a shorter container_name" % (_describe(container_name or served_model_name),
+                                                              _describe(name), INSTANCE_NAME_RULE),
+                            option="container_name")
     volume = "%s:%s" % (hf_cache_dir, CONTAINER_HF_CACHE)
     container = {
         "name": name,
         "gpus": "all",
         "ipc": "host",
         "shm_size": dep.get("shm_size"),
-        "ports": [port_map],
+        "ports": [],
         "volumes": [volume],
     }
+    if gpu_ids is not None:
+        ids = _check_gpu_ids(gpu_ids, tp)
+        # docker --gpus reads its value as CSV: the double quotes keep "device=0,1" one field (as in
+        # docker run --gpus '"device=0,1"'); podman/CDI takes one nvidia.com/gpu=N device per id.
+        container["gpus"] = '"device=%s"' % ",".join(str(i) for i in ids)
+        container["gpu_ids"] = ids
+    if mn_data:
+        # The ranks reach each other (dist-init / DP RPC, NCCL, Gloo) at the hosts' own addresses, which a
+        # bridge network hides: a cell's containers share the host's network, and publish nothing.
+        container["network"] = "host"
+        reasons.append("Cell member: the container uses the host network (--network host); port %d is the "
+                       "engine's own listen port there." % port)
+    else:
+        port_map = port_publish(publish_address, port)
+        container["ports"] = [port_map]
+        if publish_address:
+            reasons.append("Port %d published on %s only (publish_address)." % (port, publish_address))
     docker_run = ["docker", "run", "-d", "--gpus", container["gpus"], "--ipc=" + container["ipc"]]
     if container["shm_size"]:
         docker_run.extend(["--shm-size", container["shm_size"]])
-    docker_run.extend(["-p", port_map])
+    if container.get("network"):
+        docker_run.extend(["--network", container["network"]])
+    for port_map in container["ports"]:
+        docker_run.extend(["-p", port_map])
     for key, value in plan_env.items():
         docker_run.extend(["-e", "%s=%s" % (key, value)])
     docker_run.extend(["-v", volume, chosen_image])

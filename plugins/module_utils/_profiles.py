@@ -59,6 +59,29 @@ ENGINES = {
             "api_key": {"via": "env", "name": "VLLM_API_KEY"},
             "hf_token": {"via": "file", "env": "HF_TOKEN_PATH", "mount": "/run/secrets/hf_token"},
         },
+        # Packed replicas (several containers on one host, replicas_per_host > 1): arguments each replica
+        # adds besides its own --port. vLLM's single-host tensor parallel group finds a free port itself
+        # (vllm/utils get_open_port for the distributed init), so no other port needs moving.
+        "replica_args": [],
+        # First port of the engine's distributed traffic (dist_port option): vLLM's data parallel RPC port
+        # (--data-parallel-rpc-port; vllm/config/parallel.py's default is 29550, 13345 is the one in
+        # docs/serving/data_parallel_deployment.md), and how many ports from it the head listens on.
+        "dist_port": 13345,
+        "dist_port_span": 1,
+        # A cell (hosts that run one engine together): data parallel x expert parallel across the hosts,
+        # tensor parallel inside each host (docs/serving/data_parallel_deployment.md, "multi-node").
+        # Tokens are whole-token placeholders, as in a deployment's command.
+        "multinode": {
+            "tensor_parallel": "host",
+            "args": ["--data-parallel-size", "{dp_size}", "--data-parallel-size-local", "{dp_size_local}",
+                     "--data-parallel-address", "{head_address}", "--data-parallel-rpc-port", "{dist_port}"],
+            "worker_args": ["--headless", "--data-parallel-start-rank", "{dp_start_rank}"],
+            # Expert parallel on every node of a DP cell (the same document); added when the deployment lacks it.
+            "needs": ["--enable-expert-parallel"],
+            # --headless starts no API server: a worker has no HTTP port at all.
+            "worker_listens": False,
+            "fabric_env": ["NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME"],
+        },
     },
     "sglang": {
         "label": "SGLang",
@@ -86,6 +109,30 @@ ENGINES = {
         "secrets": {
             "api_key": {"via": "arg", "name": "--api-key"},
             "hf_token": {"via": "file", "env": "HF_TOKEN_PATH", "mount": "/run/secrets/hf_token"},
+        },
+        # Packed replicas: without --nccl-port SGLang takes a port that is free at start for its NCCL init
+        # (srt/server_args.py PortArgs.init_new: get_free_port(); older releases port + random), so two
+        # replicas starting at once could take the same one; each replica gets dist_port + its index instead.
+        "replica_args": ["--nccl-port", "{dist_port}"],
+        # --dist-init-addr HEAD:dist_port of a cell; the head also listens on dist_port + 1 and up
+        # (PortArgs.init_new: port_base = dist_init_port + 1, tokenizer, detokenizer, rpc, scheduler
+        # input and metrics ports above it), hence the span.
+        "dist_port": 20000,
+        "dist_port_span": 10,
+        # A cell: one tensor parallel group over every GPU of every host (docs/references/multi_node_deployment/
+        # multi_node.md): --tp is the cell's GPU count and each rank runs the same command but --node-rank.
+        # --dist-timeout defaults to None (torch's 10 minutes for NCCL); REFERENCE.md section 3: maintainers
+        # advise 3600 s, as loading 284 GB over several hosts can take most of an hour.
+        "multinode": {
+            "tensor_parallel": "cell",
+            "args": ["--nnodes", "{nnodes}", "--node-rank", "{node_rank}", "--dist-init-addr", "{dist_init_addr}",
+                     "--dist-timeout", "3600"],
+            "worker_args": [],
+            "needs": [],
+            # Ranks >= 1 start a dummy health server on --port (answers 200 on /health no matter what):
+            # they listen, but serve no API, so they never go behind a router.
+            "worker_listens": True,
+            "fabric_env": ["NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME"],
         },
     },
 }

@@ -355,6 +355,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
+from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import (
     DEFAULT_HF_CACHE_DIR,
     DEFAULT_MODEL,
@@ -392,7 +393,6 @@ def main():
     except LlmfleetError as exc:
         # details carry `option`, the module option to change (a role maps it to its own variable);
         # fail_from_exception makes each detail a top-level result key.
-        from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
         fail_from_exception(module, exc)
     module.exit_json(changed=False, plan=plan)
 
