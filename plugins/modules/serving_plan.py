@@ -14,7 +14,8 @@ description:
   - A pure planner. From a model profile, the host's GPU facts (C(llmfleet_gpus), set by
     M(llmfleet.serving.gpu_facts)) and the user's choices it computes one serving plan - engine, weights build,
     container image, tensor parallelism, environment, the engine's argument vector and an equivalent C(docker run) -
-    and returns it as RV(plan). It changes nothing and never reports C(changed).
+    and returns it as RV(plan). It changes nothing; given O(previous_plan) it reports C(changed) when the new plan
+    would change the running server (so C(--check --diff) shows what a deploy would restart for).
   - The same inputs give the same plan, byte for byte. RV(plan.hash) is a digest of everything that makes up the
     running server, so a role can restart the server only when the hash changes.
   - For 8 x B200 with O(engine=sglang), 8 x H100 with O(engine=sglang) and 8 x B200 with O(engine=vllm),
@@ -34,8 +35,9 @@ attributes:
     support: full
     description: The module never changes anything; check mode returns the same plan.
   diff_mode:
-    support: none
-    description: A plan is returned, not applied; there is nothing to diff.
+    support: full
+    description: With O(previous_plan), the diff lists what the new plan changes in the running server, one
+      C(key: value) line per changed key (for example C(tensor_parallel_size: 4) before, C(8) after).
 options:
   model:
     description:
@@ -155,6 +157,14 @@ options:
       - A deployment may name C(engine_version), the engine release whose flag catalog checks O(extra_args).
     type: dict
     default: {}
+  previous_plan:
+    description:
+      - The plan the running server was deployed from (the serve role passes the C(llmfleet_plan) local fact it
+        left on the host). The module then reports what the new plan changes, key by key (RV(changes)), whether
+        the server must restart (RV(restart_required)) and, in diff mode, a before/after diff of those keys.
+      - Only the keys that make up the running server (those RV(plan.hash) covers) are compared.
+      - Omitted or empty - nothing is deployed yet - every such key counts as changed.
+    type: dict
 notes:
   - A failure returns C(option), the option to change (for example C(extra_args), C(image), C(gpus),
     C(profiles)), beside C(msg).
@@ -220,6 +230,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changes:
+  description: With O(previous_plan), one entry per key of the running server that the new plan changes - C(key)
+    (a dotted path such as C(env.NCCL_DEBUG)), C(before), C(after) and a one-line C(summary).
+  returned: when previous_plan is given
+  type: list
+  elements: dict
+  sample:
+    - {key: tensor_parallel_size, before: 4, after: 8, summary: "tensor_parallel_size: 4 -> 8"}
+restart_required:
+  description: With O(previous_plan), whether the plan hash differs, that is whether the running server must restart.
+  returned: when previous_plan is given
+  type: bool
 plan:
   description: The serving plan. The serve role renders RV(plan.container), RV(plan.env), RV(plan.image) and
     RV(plan.command) into a unit and never derives a flag of its own.
@@ -362,8 +384,10 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._plan import (
     DEFAULT_PORT,
     DEFAULT_SERVED_MODEL_NAME,
     ENGINE_CHOICES,
+    HASHED_KEYS,
     build_plan,
 )
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan_diff import plan_changes, plan_diff
 
 ARGUMENT_SPEC = dict(
     model=dict(type="str", default=DEFAULT_MODEL),
@@ -387,14 +411,25 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(ARGUMENT_SPEC, previous_plan=dict(type="dict")),
+                           supports_check_mode=True)
+    params = dict(module.params)
+    previous = params.pop("previous_plan")
     try:
-        plan = build_plan(**module.params)
+        plan = build_plan(**params)
     except LlmfleetError as exc:
         # details carry `option`, the module option to change (a role maps it to its own variable);
         # fail_from_exception makes each detail a top-level result key.
         fail_from_exception(module, exc)
-    module.exit_json(changed=False, plan=plan)
+    if previous is None:
+        module.exit_json(changed=False, plan=plan)
+    # Compared with what runs: "changed" means the server would change, so --check --diff shows it.
+    changes = plan_changes(previous, plan, HASHED_KEYS)
+    result = dict(plan=plan, changes=changes, restart_required=previous.get("hash") != plan["hash"])
+    result["changed"] = result["restart_required"]
+    if module._diff:
+        result["diff"] = plan_diff(previous, plan, HASHED_KEYS)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -50,3 +50,25 @@ def test_unknown_engine_is_refused_by_the_argument_spec():
 def test_gpus_is_required():
     result = run_module(serving_plan, {}, expect_failure=True)
     assert "missing required arguments: gpus" in result["msg"]
+
+
+def test_previous_plan_gives_the_changes_and_the_restart_decision():
+    deployed = build_plan(gpus=samples.b200x8(), engine="vllm")
+    result = run_module(serving_plan, {"gpus": samples.b200x8(), "engine": "vllm", "tensor_parallel_size": 8,
+                                       "previous_plan": deployed}, check_mode=True)
+    assert result["restart_required"] is True and result["changed"] is True
+    assert "tensor_parallel_size: 4 -> 8" in [c["summary"] for c in result["changes"]]
+
+
+def test_previous_plan_unchanged_is_no_change_and_no_restart():
+    deployed = build_plan(gpus=samples.h100x8())
+    result = run_module(serving_plan, {"gpus": samples.h100x8(), "previous_plan": deployed})
+    assert (result["changed"], result["restart_required"], result["changes"]) == (False, False, [])
+
+
+def test_diff_mode_shows_each_changed_key_before_and_after():
+    deployed = build_plan(gpus=samples.b200x8(), engine="vllm")
+    result = run_module(serving_plan, {"gpus": samples.b200x8(), "engine": "vllm", "tensor_parallel_size": 8,
+                                       "previous_plan": deployed}, diff=True)
+    assert "tensor_parallel_size: 4\n" in result["diff"]["before"]
+    assert "tensor_parallel_size: 8\n" in result["diff"]["after"]
