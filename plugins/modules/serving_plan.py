@@ -36,7 +36,8 @@ attributes:
     description: The module never changes anything; check mode returns the same plan.
   diff_mode:
     support: full
-    description: With O(previous_plan), the diff lists what the new plan changes in the running server, one
+    description: >-
+      With O(previous_plan), the diff lists what the new plan changes in the running server, one
       C(key: value) line per changed key (for example C(tensor_parallel_size: 4) before, C(8) after).
 options:
   model:
@@ -163,7 +164,8 @@ options:
         left on the host). The module then reports what the new plan changes, key by key (RV(changes)), whether
         the server must restart (RV(restart_required)) and, in diff mode, a before/after diff of those keys.
       - Only the keys that make up the running server (those RV(plan.hash) covers) are compared.
-      - Omitted or empty - nothing is deployed yet - every such key counts as changed.
+      - Omitted, nothing is compared and RV(changes) is not returned; an empty mapping (nothing deployed yet) counts
+        every such key as changed.
     type: dict
 notes:
   - A failure returns C(option), the option to change (for example C(extra_args), C(image), C(gpus),
@@ -231,7 +233,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changes:
-  description: With O(previous_plan), one entry per key of the running server that the new plan changes - C(key)
+  description: >-
+    With O(previous_plan), one entry per key of the running server that the new plan changes - C(key)
     (a dotted path such as C(env.NCCL_DEBUG)), C(before), C(after) and a one-line C(summary).
   returned: when previous_plan is given
   type: list
