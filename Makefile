@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 COLLECTION_LINK := .collections/ansible_collections/llmfleet/serving
 
-.PHONY: help host-packages venv link test test-unit lint sanity build-check demo clean
+.PHONY: help host-packages venv link test test-unit test-docker lint sanity build-check demo clean
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -35,12 +35,16 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
 
-test-unit: venv link ## pytest: module_utils, modules, emulator
-	$(VENV)/bin/pytest -q
+test-unit: venv link ## pytest: module_utils, modules, emulator (no Docker needed)
+	$(VENV)/bin/pytest -q -m "not docker"
+
+# Tests that start a testbed host (real systemd as PID 1): they need the images first.
+test-docker: venv link testbed-images ## pytest -m docker: rendered units run on real systemd in a test host
+	$(VENV)/bin/pytest -q -m docker
 
 -include mk/*.mk
 
-test: host-packages test-unit lint sanity build-check $(INTEGRATION_TARGETS) ## the whole suite, as CI runs it
+test: host-packages test-unit lint sanity build-check test-docker $(INTEGRATION_TARGETS) ## the whole suite, as CI runs it
 	@echo "make test: all suites passed"
 
 clean:
