@@ -81,9 +81,22 @@ def test_a_line_break_in_a_one_line_value_is_refused_naming_the_field(rendered, 
 
 
 def test_hostile_values_went_through_the_planner_where_it_accepts_them():
-    # The extra-args and env values (the engine's own input) come from the real planner.
+    # The planner refuses control characters in every option (issue 9), so the hostile extra-args and env
+    # values that hold a line break are put into the plan afterwards (the unit must hold any plan); the same
+    # values without control characters (quotes, $, %, ;, backslash, [Service]) go through the real planner.
+    from ansible_collections.llmfleet.serving.plugins.module_utils._plan import PlanError, build_plan
     for case, (_vars, accepted) in HOSTILE.items():
-        assert {"env", "extra_args"} <= set(accepted), case
+        assert not {"env", "extra_args"} & set(accepted), case
+    for engine, gpus in (("vllm", unit_cases.samples.b200x8), ("sglang", unit_cases.samples.h100x8)):
+        plan = build_plan(gpus=gpus(), engine=engine, env={"LLMFLEET_HOSTILE": unit_cases.HOSTILE_LINE},
+                          extra_args=["--chat-template", unit_cases.HOSTILE_LINE])
+        assert plan["env"]["LLMFLEET_HOSTILE"] == unit_cases.HOSTILE_LINE
+        assert plan["command"][-2:] == ["--chat-template", unit_cases.HOSTILE_LINE]
+        for option, value in (("env", {"LLMFLEET_HOSTILE": unit_cases.HOSTILE}),
+                              ("extra_args", ["--chat-template", unit_cases.HOSTILE])):
+            with pytest.raises(PlanError) as caught:
+                build_plan(gpus=gpus(), engine=engine, **{option: value})
+            assert caught.value.details["option"] == option and "control character" in str(caught.value)
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
