@@ -23,7 +23,7 @@ DOUBLE_DIR = ROOT / "extensions" / "testbed" / "bin"
 GPUS = ROOT / "extensions" / "testbed" / "gpus" / "b200x8.json"
 KEY = "sk-TESTONLY-inputs-6b1f0e9d2c"
 # Tasks that come before any change: a refusal must come from one of them and nothing after it may run.
-SAFE_TASK_PREFIXES = ("Validating arguments against arg spec", "Check the role's variables", "Check the container name", "Fail with the name rule",
+SAFE_TASK_PREFIXES = ("Validating arguments against arg spec", "Check the role's variables", "Check the secrets", "Check the container name", "Fail with the name rule",
                       "Check that a server published", "Detect the GPUs", "Plan the server", "Fail when the planner")
 
 
@@ -64,7 +64,9 @@ def refusal(proc, out, dirs):
     assert all(name.startswith(SAFE_TASK_PREFIXES) for name in ran), ran
     assert not any(d.exists() for d in dirs)
     assert KEY not in proc.stdout and KEY not in proc.stderr
-    return failed[0]["msg"]
+    # A looped check fails per item: its message is the failed items' messages.
+    items = [r["msg"] for r in failed[0].get("results", []) if r.get("failed")]
+    return " ".join(items) if items else failed[0]["msg"]
 
 
 # (role variables, fragments the message must hold). Each message names the role variable and what works.
@@ -92,6 +94,8 @@ BAD_ROLE_INPUTS = [
     ({"serve_container_name": "../../tmp/victim"},
      ["serve_container_name: '../../tmp/victim' is not a valid name", "llmfleet-deepseek"]),
     ({"serve_container_name": "a b"}, ["serve_container_name: 'a b' is not a valid name"]),
+    ({"serve_hf_token": "hf_a\nb"}, ["serve_hf_token contains a line break", "(the value is not shown)"]),
+    ({"serve_api_key": "sk-a\rb"}, ["serve_api_key contains a line break"]),
     ({"serve_api_key": ""}, ["serve_api_key is empty", "all interfaces", "serve_publish_address: 127.0.0.1",
                              "serve_allow_unauthenticated: true"]),
     ({"serve_api_key": "", "serve_publish_address": "0.0.0.0"}, ["published on 0.0.0.0", "Set serve_api_key"]),
