@@ -21,10 +21,13 @@ host-packages: ## install the Debian packages the suite needs (docker.io, deboot
 	bash extensions/testbed/host-packages.sh
 
 venv: $(VENV)/.installed ## create .venv with the pinned dependencies
+PIP_NET_OPTS := --retries 10 --timeout 60
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip==25.3
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	@# pip retries each failed request (--retries) and gives up on a stalled one (--timeout); the loop
+	@# (extensions/testbed/lib/retry.sh) runs the install again when pip itself gives up.
+	bash extensions/testbed/lib/retry.sh $(VENV)/bin/pip install -q $(PIP_NET_OPTS) --upgrade pip==25.3
+	bash extensions/testbed/lib/retry.sh $(VENV)/bin/pip install -q $(PIP_NET_OPTS) -r requirements-dev.txt
 	touch $@
 
 link: $(COLLECTION_LINK) ## make the repository importable as llmfleet.serving

@@ -25,6 +25,13 @@ build-check: venv ## build the collection tarball, install it, and render every 
 	@# Only the collection: no tool caches, virtual environments or local results in the tarball.
 	@if tar tzf $(BUILD_DIR)/llmfleet-serving-*.tar.gz | grep -E '^(\.ansible|\.venv|\.collections|\.build|\.whl|playbooks/benchmark-results)/'; then \
 	  echo "build-check: the tarball holds the paths above; add them to build_ignore in galaxy.yml"; exit 1; fi
+	@# Nor the rehearsal and development tooling (galaxy.yml says why); but the execution environment's
+	@# definition and the requirement files ansible-builder reads from an installed collection.
+	@if tar tzf $(BUILD_DIR)/llmfleet-serving-*.tar.gz | grep -E '^(extensions|benchmarks|tests|mk|inventories/local)/'; then \
+	  echo "build-check: the tarball holds the rehearsal/development paths above (build_ignore in galaxy.yml)"; exit 1; fi
+	@listing="$$(tar tzf $(BUILD_DIR)/llmfleet-serving-*.tar.gz)"; \
+	for f in meta/execution-environment.yml meta/requirements.txt meta/bindep.txt requirements.txt bindep.txt; do \
+	  grep -qx "$$f" <<< "$$listing" || { echo "build-check: the tarball lacks $$f (ansible-builder reads it)"; exit 1; }; done
 	ansible-galaxy collection install --force -p $(BUILD_DIR)/collections $(BUILD_DIR)/llmfleet-serving-*.tar.gz
 	for m in $$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
 	  ANSIBLE_COLLECTIONS_PATH=$(BUILD_DIR)/collections ansible-doc -t module llmfleet.serving.$$m > /dev/null \

@@ -24,7 +24,8 @@ def _ensure_collection_link():
 
 
 _ensure_collection_link()
-for path in (COLLECTIONS, ROOT / "tests" / "unit"):
+# tests/unit for its helpers; the emulator tests' folder for the one emulator harness (emulator_harness.py)
+for path in (COLLECTIONS, ROOT / "tests" / "unit", ROOT / "extensions" / "emulator" / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

@@ -1,5 +1,3 @@
-#!/usr/bin/env python3
-# -*- coding: utf-8 -*-
 # Copyright: llmfleet.serving contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Generate plugins/module_utils/_engine_flags.py: every flag of `vllm serve` and of SGLang's server.
@@ -28,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-import pprint
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +91,12 @@ def _run_dump(venv, engine):
     return json.loads(line[len("LLMFLEET-FLAGS "):])
 
 
+def _literal(data):
+    """A Python literal of ``data`` (str keys, bool/str/dict values), one key a line, as pep8 wants it."""
+    text = json.dumps(data, indent=4, sort_keys=True)
+    return re.sub(r": (true|false)(,?)$", lambda m: ": %s%s" % (m.group(1).title(), m.group(2)), text, flags=re.M)
+
+
 def write(catalogs):
     flags = {engine: {data["version"]: data["flags"]} for engine, data in catalogs.items()}
     options = {
@@ -121,8 +125,7 @@ ENGINE_FLAGS = %(flags)s
 
 PARSER_OPTIONS = %(options)s
 ''' % {"vllm": catalogs["vllm"]["version"], "sglang": catalogs["sglang"]["version"],
-       "flags": pprint.pformat(flags, width=110, sort_dicts=True),
-       "options": pprint.pformat(options, width=110, sort_dicts=True)}
+       "flags": _literal(flags), "options": _literal(options)}
     OUTPUT.write_text(text)
     for engine, data in sorted(catalogs.items()):
         print("%s %s: %d flags" % (engine, data["version"], len(data["flags"])))

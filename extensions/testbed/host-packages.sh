@@ -20,5 +20,8 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get > /dev/null 2>&1; then
 fi
 echo "host-packages: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need[@]}" > /dev/null
+# A flaky mirror should not fail the run: apt retries each request, and the whole step is tried again.
+# shellcheck source-path=SCRIPTDIR source=lib/retry.sh
+. "$(dirname "$0")/lib/retry.sh"
+retry apt-get "${APT_NET_OPTS[@]}" update -qq
+retry apt-get "${APT_NET_OPTS[@]}" install -y -qq "${need[@]}" > /dev/null

@@ -747,16 +747,16 @@ def _check_options(engine, port, served_model_name, hf_cache_dir, image, specula
             not isinstance(tensor_parallel_size, int) or isinstance(tensor_parallel_size, bool)
             or tensor_parallel_size > TENSOR_PARALLEL_MAX):
         raise PlanError("tensor_parallel_size must be a whole number from 1 to %d (the GPUs of one host), found "
-                        "%s; leave it unset for the deployment's value" % (TENSOR_PARALLEL_MAX,
-                                                                          _describe(tensor_parallel_size)),
-                        option="tensor_parallel_size")
+                        "%s; leave it unset for the deployment's value"
+                        % (TENSOR_PARALLEL_MAX, _describe(tensor_parallel_size)), option="tensor_parallel_size")
     if not isinstance(served_model_name, str) or not _SERVED_MODEL_NAME_RE.match(served_model_name):
         raise PlanError(
             "served_model_name %s must be a non-empty string without spaces, of 1 to %d letters, digits and "
             "'_', '.', ':', '/', '@', '+', '-', starting with a letter or digit (no quotes, control characters, "
             "'$' or '%%': clients send it as the model and it reaches the engine's command line), e.g. '%s' or "
-            "'deepseek-ai/DeepSeek-V4-Flash'" % (_describe(served_model_name), SERVED_MODEL_NAME_MAX,
-                                                  DEFAULT_SERVED_MODEL_NAME), option="served_model_name")
+            "'deepseek-ai/DeepSeek-V4-Flash'"
+            % (_describe(served_model_name), SERVED_MODEL_NAME_MAX, DEFAULT_SERVED_MODEL_NAME),
+            option="served_model_name")
     if isinstance(hf_cache_dir, str):
         _refuse_control(hf_cache_dir, "hf_cache_dir", "hf_cache_dir")
     problem = host_dir_problem(hf_cache_dir, DEFAULT_HF_CACHE_DIR)

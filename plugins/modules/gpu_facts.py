@@ -214,6 +214,7 @@ rc:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import GpuDetectionError
+from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
 from ansible_collections.llmfleet.serving.plugins.module_utils._gpu import detect
 
 
@@ -237,7 +238,7 @@ def main():
             required=module.params["required"],
         )
     except GpuDetectionError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
+        fail_from_exception(module, exc)
 
     for warning in result["warnings"]:
         module.warn(warning)

@@ -17,8 +17,8 @@ description:
     request shape, dataset and metric definitions of C(vllm bench serve), and returns the result in
     vLLM's field names.
   - With O(driver=client) (default) the load generator runs where the module runs, which is the controller
-    by default (the benchmark role delegates to C(localhost)) or a load-generator host. It needs the
-    Python package C(aiohttp) there.
+    by default (the benchmark role delegates to C(localhost)) or a load-generator host. It needs only
+    the Python standard library there (C(uvloop) is used when installed).
   - With O(driver=engine) the caller ran the engine's own benchmark (C(vllm bench serve --save-result)
     or C(python3 -m sglang.bench_serving --output-file)) and passes its JSON as O(engine_result);
     the module normalises it into the same result.
@@ -208,109 +208,11 @@ regression:
   type: dict
 """
 
-import json
-import os
-import tempfile
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._bench_store import (
-    build_fact,
-    normalize_engine_result,
-    prometheus_textfile,
-    regression_check,
-)
-from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError, LlmfleetError
-
-CLIENT_OPTIONS = (
-    "base_url", "endpoint", "served_model_name", "model_id", "api_key", "random_input_len", "random_output_len",
-    "random_range_ratio", "num_prompts", "max_concurrency", "request_rate", "burstiness", "seed", "num_warmups",
-    "request_timeout", "metric_percentiles", "goodput", "workers",
-)
-
-
-def _client_config(params):
-    config = {key: params[key] for key in CLIENT_OPTIONS}
-    rate = str(config["request_rate"]).strip().lower()
-    try:
-        config["request_rate"] = float("inf") if rate == "inf" else float(rate)
-    except ValueError:
-        raise BenchmarkError("request_rate must be a number of requests per second or 'inf', got %r" % params["request_rate"])
-    config["goodput"] = {k: v for k, v in (params["goodput"] or {}).items() if v is not None}
-    return config
-
-
-def _run_client(config):
-    # Imported here: the client needs aiohttp, which only the load-generator host must have.
-    from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_client, _bench_report
-    result = _bench_client.run_benchmark(config)
-    return result, _bench_report.format_summary(result)
-
-
-def _write_json(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".llm_benchmark.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def run(module):
-    params = module.params
-    if params["driver"] == "engine":
-        if not params["engine"] or params["engine_result"] is None:
-            raise BenchmarkError("driver=engine needs engine (vllm or sglang) and engine_result (the JSON its benchmark saved)")
-        result = normalize_engine_result(params["engine_result"], params["engine"])
-        from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_report
-        summary = _bench_report.format_summary(result)
-    else:
-        config = _client_config(params)
-        if module.check_mode:
-            shown = dict(config, api_key="********" if config["api_key"] else None)
-            return {"changed": False, "msg": "check mode: the benchmark was not run", "config": shown}
-        result, summary = _run_client(config)
-
-    if not result.get("completed"):
-        errors = result.get("errors") or []
-        first = next((e for e in errors if e), "no error recorded")
-        raise BenchmarkError(
-            "No request succeeded (%s failed) against %s%s: first error: %s. No result was stored."
-            % (result.get("failed", "all"), params["base_url"], params["endpoint"], first)
-        )
-    labels = {key: str(value) for key, value in params["labels"].items() if value is not None}
-    labels.setdefault("model", params["served_model_name"])
-    now = time.time()
-    fact = build_fact(result, labels, now)
-    fact["time_iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-    prometheus = prometheus_textfile(result, labels, now)
-    regression = regression_check(result, params["baseline"], params["regression_threshold_pct"])
-
-    changed = False
-    if params["result_path"] and not module.check_mode:
-        _write_json(params["result_path"], result)
-        changed = True
-
-    outcome = {"changed": changed, "result": result, "summary": summary, "fact": fact,
-               "prometheus": prometheus, "regression": regression}
-    llmfleet = result.get("llmfleet", {})
-    if not llmfleet.get("valid", True) and params["fail_on_invalid"]:
-        outcome["failed"] = True
-        outcome["msg"] = ("The run did not measure the requested workload: %s. Its numbers are not stored as the "
-                          "host's result; fix the server (ignore_eos, max_completion_tokens) or set fail_on_invalid=false."
-                          % "; ".join(llmfleet.get("invalid_reasons") or ["see result.llmfleet"]))
-    elif not regression["passed"]:
-        outcome["failed"] = True
-        outcome["msg"] = regression["message"]
-    return outcome
+from ansible_collections.llmfleet.serving.plugins.module_utils._benchmark import run
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
+from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
 
 
 def main():
@@ -348,9 +250,9 @@ def main():
         supports_check_mode=True,
     )
     try:
-        outcome = run(module)
+        outcome = run(module.params, check_mode=module.check_mode)
     except LlmfleetError as exc:
-        module.fail_json(msg=str(exc))
+        fail_from_exception(module, exc)
     if outcome.pop("failed", False):
         module.fail_json(**outcome)
     module.exit_json(**outcome)

@@ -244,7 +244,8 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
-from ansible_collections.llmfleet.serving.plugins.module_utils._openai import ALL_CHECKS, verify
+from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
+from ansible_collections.llmfleet.serving.plugins.module_utils._verify import ALL_CHECKS, verify
 
 
 def main():
@@ -275,10 +276,7 @@ def main():
     try:
         result = verify(module.params, run_command=run, bin_path=module.get_bin_path)
     except LlmfleetError as exc:
-        details = dict(exc.details)
-        for warning in details.pop("warnings", []):
-            module.warn(warning)
-        module.fail_json(msg=exc.msg, **details)
+        fail_from_exception(module, exc)
 
     for warning in result.pop("warnings"):
         module.warn(warning)

@@ -390,8 +390,10 @@ def main():
     try:
         plan = build_plan(**module.params)
     except LlmfleetError as exc:
-        # details carry `option`: the module option to change (a role maps it to its own variable).
-        module.fail_json(msg=exc.msg, **exc.details)
+        # details carry `option`, the module option to change (a role maps it to its own variable);
+        # fail_from_exception makes each detail a top-level result key.
+        from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
+        fail_from_exception(module, exc)
     module.exit_json(changed=False, plan=plan)
 
 

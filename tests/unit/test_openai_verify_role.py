@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from test_openai_verify_module import KEY, MASKED, ROOT, SEED_VLLM, Emulator
+from verify_server import KEY, MASKED, ROOT, SEED_VLLM, start_emulator
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def task_result(output, name_part, play=0):
 
 
 def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_path):
-    emu = Emulator(tmp_path, SEED_VLLM, {"VLLM_API_KEY": KEY})
+    emu = start_emulator(tmp_path, SEED_VLLM, {"VLLM_API_KEY": KEY})
     try:
         proc, out = run_playbook(tmp_path, emu, {"serve_api_key": KEY,
                                                  "verify_checks": ["health", "models", "chat_stream", "auth", "anthropic"]})
@@ -81,7 +81,7 @@ def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_p
 
 
 def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_path):
-    emu = Emulator(tmp_path, ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "other"])
+    emu = start_emulator(tmp_path, ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "other"])
     try:
         proc, out = run_playbook(tmp_path, emu, {})
     finally:
@@ -97,7 +97,7 @@ def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_pa
 
 
 def test_no_plan_and_no_variables_is_a_clear_error(tmp_path):
-    emu = Emulator(tmp_path, ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"])
+    emu = start_emulator(tmp_path, ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"])
     try:
         proc, out = run_playbook(tmp_path, emu, {"llmfleet_plan": {}, "verify_fact_dir": str(tmp_path / "no-facts")})
     finally:

@@ -146,7 +146,8 @@ class Emulator:
         r.add_post("/v1/completions", self.completions)
         r.add_post("/v1/messages", self.messages)
         r.add_post("/tokenize", self.tokenize)
-        r.add_post("/detokenize", self.detokenize)
+        if not self.faults.no_detokenize:  # a server that tokenizes but cannot detokenize: 404, as unrouted
+            r.add_post("/detokenize", self.detokenize)
         r.add_get("/metrics", self.metrics_page)
         if self.spec.engine == "sglang":
             r.add_get("/health_generate", self.health_generate)

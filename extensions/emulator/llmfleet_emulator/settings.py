@@ -26,6 +26,7 @@ class Faults:
     stall_after_chunks: int = None
     stop_early: int = None
     ignore_ignore_eos: bool = False
+    no_detokenize: bool = False
 
     def active(self):
         return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) not in (None, False, 0.0)]
@@ -82,6 +83,7 @@ def from_env(engine, environ=None):
         stall_after_chunks=_get(env, "EMULATOR_FAULT_STALL_AFTER_CHUNKS", int, None, minimum=0),
         stop_early=_get(env, "EMULATOR_FAULT_STOP_EARLY", int, None, minimum=1),
         ignore_ignore_eos=_get(env, "EMULATOR_FAULT_IGNORE_IGNORE_EOS", bool, False),
+        no_detokenize=_get(env, "EMULATOR_FAULT_NO_DETOKENIZE", bool, False),
     )
     return Settings(
         load_seconds=_get(env, "EMULATOR_LOAD_SECONDS", float, 2.0, minimum=0.0),

@@ -1,5 +1,8 @@
 """Start the emulator as a real subprocess on a free 127.0.0.1 port, talk to it over HTTP.
 
+The one harness of the emulator's own tests and of the module tests that run against it
+(tests/conftest.py puts this folder on sys.path).
+
 The interpreter is this test run's Python unless EMULATOR_TEST_PYTHON names another one (for
 example a virtual environment with Debian bookworm's aiohttp 3.8.4, to check the stand-in image's
 library versions).
@@ -68,27 +71,38 @@ def run_cli(argv, env=None, timeout=20):
 class Emulator:
     """A running emulator subprocess."""
 
-    def __init__(self, argv, env=None, port=None, wait=True, load_seconds="0.1"):
+    def __init__(self, argv, env=None, port=None, wait=True, load_seconds="0.1", log_dir=None):
+        """``log_dir``: keep the emulator's output there (a test's tmp_path) instead of a temporary file."""
         self.port = port or free_port()
         argv = list(argv)
+        if "--host" not in argv:
+            argv += ["--host", "127.0.0.1"]
         if "--port" not in argv:
             argv += ["--port", str(self.port)]
-        self.log_file = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)
+        if log_dir is not None:
+            self.log_path = Path(log_dir) / ("emulator-%d.log" % self.port)
+            self.log_file = open(self.log_path, "wb")
+            self.keep_log = True
+        else:
+            self.log_file = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)
+            self.log_path = Path(self.log_file.name)
+            self.keep_log = False
         full_env = dict(os.environ, PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS=load_seconds,
                         EMULATOR_WARMUP_SECONDS="0")
         for var in list(full_env):
             if var.startswith("EMULATOR_") and var not in ("EMULATOR_LOAD_SECONDS", "EMULATOR_WARMUP_SECONDS",
                                                            "EMULATOR_TEST_PYTHON"):
                 del full_env[var]  # a developer's own EMULATOR_* must not leak into the tests
+        full_env.pop("VLLM_API_KEY", None)  # nor their key: a test that wants one passes it in env
         full_env.update(env or {})
         self.started = time.monotonic()
         self.proc = subprocess.Popen([PYTHON, "-m", "llmfleet_emulator"] + argv, env=full_env,
                                      stdout=self.log_file, stderr=subprocess.STDOUT)
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.base = self.base_url = "http://127.0.0.1:%d" % self.port
         if wait:
             self.wait_ready()
 
-    def wait_ready(self, timeout=20.0):
+    def wait_ready(self, timeout=30.0):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -99,7 +113,7 @@ class Emulator:
         raise AssertionError("emulator did not open its port:\n" + self.log())
 
     def log(self):
-        return Path(self.log_file.name).read_text()
+        return self.log_path.read_text()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -110,7 +124,8 @@ class Emulator:
                 self.proc.kill()
                 self.proc.wait()
         self.log_file.close()
-        os.unlink(self.log_file.name)
+        if not self.keep_log:
+            os.unlink(self.log_path)
 
     # ---- HTTP --------------------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, raw=None, timeout=30):

@@ -113,3 +113,14 @@ def test_faults_are_listed_in_version():
         assert emu.get("/version")[2]["emulator"]["faults"] == ["stop_early"]
     finally:
         emu.stop()
+
+
+def test_no_detokenize_leaves_tokenize_working():
+    emu = _emulator(no_detokenize=1)
+    try:
+        status, _h, body = emu.post("/tokenize", {"model": "deepseek", "prompt": "hello world"})
+        assert status == 200 and body["tokens"]
+        status, _h, body = emu.post("/detokenize", {"model": "deepseek", "tokens": body["tokens"]})
+        assert status == 404 and body == {"detail": "Not Found"}
+    finally:
+        emu.stop()

@@ -6,8 +6,11 @@
 # equal to the hash of the recipe: these scripts, the package list, the customize script's folder and the suite.
 # Environment: LLMFLEET_TESTBED_MIRROR (Debian mirror URL; default: the one this machine's apt uses),
 # LLMFLEET_TESTBED_CACHE (work and .deb cache directory; default /var/cache/llmfleet-testbed),
-# LLMFLEET_TESTBED_REBUILD=1 (build even when the image is up to date).
+# LLMFLEET_TESTBED_REBUILD=1 (build even when the image is up to date), LLMFLEET_NET_TRIES and
+# LLMFLEET_NET_DELAY_S (how often a failed debootstrap is tried again: lib/retry.sh).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=retry.sh
+. "$(dirname "$0")/retry.sh"
 image="$1" packages_file="$2" customize="${3:-}" suite="${4:-bookworm}"
 cache="${LLMFLEET_TESTBED_CACHE:-/var/cache/llmfleet-testbed}"
 
@@ -37,14 +40,54 @@ command -v debootstrap >/dev/null 2>&1 \
 slug="${image//[\/:]/_}"
 root="$cache/$slug.rootfs"
 log="$cache/$slug.log"
-debs="$cache/debs"  # downloaded .debs, reused by later builds (debootstrap checks them against the mirror's index)
-mkdir -p "$cache" "$debs"
+arch="${LLMFLEET_TESTBED_ARCH:-$(dpkg --print-architecture 2>/dev/null || echo unknown)}"
+# ONE download cache for every image of a suite and architecture (host and engine-base share bookworm's;
+# podman-host has trixie's), kept across builds. Each build works in its own copy (hard links, no extra
+# space) and hands what it downloaded back: two debootstraps writing the same .deb into one directory at
+# once can corrupt each other's download (debootstrap then deletes it and fetches again, "Retrying failed
+# download of ...", until it gives up).
+debs="$cache/debs/$suite-$arch"
+work_debs="$cache/$slug.debs"
+mkdir -p "$debs" "$work_debs/partial"  # partial/: debootstrap moves a .deb up only once its checksum matched
+# Seed from the shared cache (and from the single flat directory that earlier versions used); debootstrap
+# checks every cached .deb against the mirror's index and downloads it again if it does not match.
+cp -l -n "$debs"/*.deb "$cache"/debs/*.deb "$work_debs"/ 2>/dev/null || true
+share_downloads() {
+  local deb
+  for deb in "$work_debs"/*.deb; do
+    if [ ! -e "$deb" ] || [ -e "$debs/${deb##*/}" ]; then continue; fi
+    # One seeded from the flat directory stays there (it may be another suite's).
+    [ ! "$deb" -ef "$cache/debs/${deb##*/}" ] || continue
+    ln "$deb" "$debs/" 2>/dev/null || true  # another build may have just added the same file
+  done
+}
+include="$(grep -vE '^[[:space:]]*(#|$)' "$packages_file" | paste -sd, -)"
+bootstrap_tries=0
+bootstrap_once() {
+  # A try starts from an empty tree but keeps every .deb fetched so far (work_debs): a retry downloads
+  # only what is still missing.
+  bootstrap_tries=$((bootstrap_tries + 1))
+  rm -rf "$root" && mkdir -p "$root" || return 1
+  echo "=== debootstrap attempt $bootstrap_tries" >> "$log"
+  local rc=0
+  debootstrap --variant=minbase --include="$include" --cache-dir="$work_debs" "$suite" "$root" "$mirror" \
+    >> "$log" 2>&1 || rc=$?
+  share_downloads
+  if [ "$rc" != 0 ]; then
+    echo "testbed: debootstrap of $image failed (attempt $bootstrap_tries); last lines of $log:" >&2
+    tail -n 8 "$log" >&2
+  fi
+  return "$rc"
+}
 started=$SECONDS
 echo "testbed: building $image from $mirror (recipe $recipe; log $log)"
-rm -rf "$root" && mkdir -p "$root"
-include="$(grep -vE '^[[:space:]]*(#|$)' "$packages_file" | paste -sd, -)"
-debootstrap --variant=minbase --include="$include" --cache-dir="$debs" "$suite" "$root" "$mirror" > "$log" 2>&1 \
-  || { echo "testbed: debootstrap of $image failed; last lines of $log:" >&2; tail -n 20 "$log" >&2; rm -rf "$root"; exit 1; }
+: > "$log"
+retry bootstrap_once || {
+  echo "testbed: debootstrap of $image failed $bootstrap_tries times; see $log" >&2
+  rm -rf "$root"
+  exit 1
+}
+rm -rf "$work_debs"
 [ -z "$customize" ] || bash "$customize" "$root"
 # What an image does not need: downloaded packages, indexes, documentation.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \

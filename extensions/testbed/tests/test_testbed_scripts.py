@@ -114,7 +114,7 @@ def test_the_mirror_comes_from_apt_unless_overridden(tmp_path, file_name, source
                                          "http://override.example/debian")):
         calls.unlink(missing_ok=True)
         result = run("lib/debootstrap-image.sh", "t/x:latest", str(packages), path=path, tmp_path=tmp_path,
-                     LLMFLEET_TESTBED_APT_DIR=str(tmp_path / "apt"), **env)
+                     LLMFLEET_TESTBED_APT_DIR=str(tmp_path / "apt"), LLMFLEET_NET_DELAY_S="0", **env)
         assert result.returncode == 1 and "debootstrap of t/x:latest failed" in result.stderr
         assert calls.read_text().split()[-1] == mirror
         assert "--include=python3,python3-aiohttp,python3-uvloop,curl,ca-certificates" in calls.read_text()
