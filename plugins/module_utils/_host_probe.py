@@ -49,7 +49,7 @@ def parse_proc_net_tcp(text, family="ipv4"):
         fields = line.split()
         if len(fields) < 10 or fields[3] != LISTEN_STATE:
             continue
-        address, _, port = fields[1].rpartition(":")
+        address, port = fields[1].rsplit(":", 1)
         try:
             out.append({"address": _hex_address(address), "port": int(port, 16), "inode": int(fields[9]),
                         "family": family})

@@ -64,7 +64,7 @@ def _runtime_problems(host, gather, instances):
         out.append("%s: docker %s is installed but its daemon does not answer (docker info: %s); start it "
                    "(systemctl enable --now docker) and check that the play's user may use /var/run/docker.sock "
                    "(become: true)" % (host, runtime.get("version") or "(version unknown)",
-                                      (runtime.get("daemon") or {}).get("error") or "no answer"))
+                                       (runtime.get("daemon") or {}).get("error") or "no answer"))
     toolkit = gather.get("toolkit") or {}
     binaries = toolkit.get("binaries") or {}
     cdi = toolkit.get("cdi") or {}
@@ -111,7 +111,7 @@ def _driver_problems(host, gpus, instances):
     out = []
     for i in instances:
         floor = i.get("min_driver")
-        if floor and found[0] < int(str(floor).split(".")[0]):
+        if floor and found[0] < int(str(floor).split(".", maxsplit=1)[0]):
             out.append("%s: NVIDIA driver %s is older than %s, which %s's image %s needs (its CUDA); upgrade the "
                        "driver to %s or newer, or set serve_image to an image built for the CUDA this driver "
                        "supports (%s)" % (host, driver, floor, i["name"], i["image"], floor,
@@ -165,7 +165,7 @@ def _port_problems(host, gather, instances, fleet):
     claims = []
     for i in instances:
         claims.extend((port, what, i["name"]) for port, what in instance_ports(i, fleet))
-    planned = sorted({p for p, _, _ in claims})
+    planned = sorted({claim[0] for claim in claims})
     listeners = {}
     for item in gather.get("listeners") or []:
         listeners.setdefault(item.get("port"), []).append(item)
@@ -284,7 +284,7 @@ def probe_args(fleet, host):
             dirs.append(d)
         if i.get("model_id") and i["model_id"] not in models:
             models.append(i["model_id"])
-        ports.update(p for p, _ in instance_ports(i, fleet))
+        ports.update(claim[0] for claim in instance_ports(i, fleet))
     out = {"hf_cache_dirs": dirs, "models": models, "ports": sorted(ports), "role": None, "cell": None,
            "head": None, "head_address": None, "dist_port": None, "workers": 0}
     cells = [i for i in instances if i.get("cell")]

@@ -88,7 +88,7 @@ options:
       - Open a temporary TCP listener for a cell's head (on its dist port) and report who connected. Meant for
         C(async) with C(poll=0), so that the workers can connect while it runs.
       - When the port is already listened on (on a re-run, by the running engine), nothing is bound -
-        RV(listen.bound) is false - and the workers' connects reach what holds it, which proves the path as well.
+        C(bound) in RV(listen) is false - and the workers' connects reach what holds it, which proves the path as well.
     type: dict
     suboptions:
       port:
@@ -249,7 +249,7 @@ def gather_runtime(name, timeout):
     out = {"name": name, "found": bool(path), "path": path, "version": None}
     if not path:
         return out, []
-    rc, stdout, _ = _run([path, "--version"], timeout)
+    rc, stdout, stderr = _run([path, "--version"], timeout)
     match = _VERSION_RE.search(stdout or "")
     out["version"] = match.group(1) if match else None
     if name == "docker":
@@ -271,9 +271,9 @@ def gather_runtime(name, timeout):
         out["daemon"] = daemon
         if not daemon["reachable"]:
             return out, []
-        rc, stdout, _ = _run([path, "ps", "--no-trunc", "--format", "{{json .}}"], timeout)
+        rc, stdout, stderr = _run([path, "ps", "--no-trunc", "--format", "{{json .}}"], timeout)
     else:
-        rc, stdout, _ = _run([path, "ps", "--format", "json"], timeout)
+        rc, stdout, stderr = _run([path, "ps", "--format", "json"], timeout)
     try:
         containers = probe.parse_docker_ps(stdout) if rc == 0 else []
     except ValueError:
