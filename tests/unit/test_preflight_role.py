@@ -38,7 +38,9 @@ esac
 
 def free_ports(count):
     """A base port with ``count`` consecutive free ports above it (bound and released at once)."""
-    for _ in range(50):
+    tries = 50
+    while tries:
+        tries -= 1
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         base = probe.getsockname()[1]

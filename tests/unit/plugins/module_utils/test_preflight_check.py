@@ -72,7 +72,7 @@ def test_packed_sglang_replicas_claim_their_own_nccl_port():
     fleet = plan_fleet({"h200-1": {"gpus": samples.h200x8(), "address": "10.0.0.31",
                                    "choices": {"engine": "sglang"}, "dist_port": 21000}})
     ports = [instance_ports(i, fleet) for i in fleet["hosts"]["h200-1"]["instances"]]
-    assert [[p for p, _ in claims] for claims in ports] == [[8000, 21000], [8001, 21001]]
+    assert [[claim[0] for claim in claims] for claims in ports] == [[8000, 21000], [8001, 21001]]
 
 
 def test_runtime_missing_daemon_down_and_toolkit_missing():
