@@ -11,16 +11,32 @@ cannot work and what would. The plan's keys are the contract in docs/architectur
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import math
 import re
+import shlex
 
+from ansible_collections.llmfleet.serving.plugins.module_utils._engine_flags import ENGINE_FLAGS, PARSER_OPTIONS
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
+from ansible_collections.llmfleet.serving.plugins.module_utils._names import (
+    INSTANCE_NAME_RULE,
+    control_character,
+    instance_name_problem,
+    show,
+)
 from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import (
     CUDA_DRIVER_FLOORS,
     ENGINES,
     PROFILES,
+)
+from ansible_collections.llmfleet.serving.plugins.module_utils._references import (
+    address_problem,
+    host_dir_problem,
+    image_problem,
+    image_tag,
+    port_publish,
 )
 
 DEFAULT_MODEL = "deepseek-v4-flash"
@@ -37,7 +53,14 @@ HASHED_KEYS = (
     "env", "command", "container", "secrets",
 )
 
-_CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+# Upper bound of tensor_parallel_size: one server shards over the GPUs of one host, and the largest
+# hosts sold have 8 (16 at most in older HGX-2 systems); 64 leaves room for any single-host design
+# while a typo such as 400 is refused before the GPU count is even read.
+TENSOR_PARALLEL_MAX = 64
+# What clients send as `model`: Hugging Face style names ('org/model-v4.1', 'deepseek'), no
+# whitespace, quotes, control characters, '$', '%' or '\\' (it reaches a command line and a unit).
+SERVED_MODEL_NAME_MAX = 128
+_SERVED_MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,%d}$" % (SERVED_MODEL_NAME_MAX - 1))
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CUDA_TAG_RE = re.compile(r"(?<![a-z0-9])(cu)(\d{2})(\d)(?![0-9])")
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
@@ -64,6 +87,9 @@ _DEPLOYMENT_SPEC = ("dict", dict(_MATCH_KEYS, **{
     "command": (("list", "str"), False),
     "speculative_args": (("list", "str"), False),
     "speculative_default": ("bool", False),
+    # The engine release the deployment's image carries, for the flag catalog (_engine_flags.py);
+    # unset means ENGINES[engine]["catalog_version"].
+    "engine_version": ("str", False),
     "shm_size": ("str_or_null", False),
     "source": ("str", False),
     "note": ("str", False),
@@ -169,9 +195,36 @@ def _check_spec(value, spec, path, where):
             _check_spec(item, spec[1], "%s[%d]" % (path, index), where)
 
 
+def _check_control(value, path, where):
+    """Refuse a control character in any string (key or value) of profile data, naming its path.
+
+    Profile strings end up on command lines, in unit files and in env files, where a line break
+    starts a new directive (issue 9: a model id with a newline added an ExecStartPre line)."""
+    if isinstance(value, str):
+        found = control_character(value)
+        if found:
+            raise PlanError(
+                "%s: key '%s' holds a control character (%s) in %s; strings in a profile reach command lines "
+                "and unit files, where a line break or tab starts something new, so control characters are "
+                "refused: remove it" % (where, path or "(the profile)", found, show(value)), option="profiles")
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            sub = "%s.%s" % (path, key) if path else str(key)
+            if isinstance(key, str) and control_character(key):
+                raise PlanError(
+                    "%s: key %s under '%s' holds a control character (%s); keys and values of a profile "
+                    "must not hold control characters: remove it"
+                    % (where, show(key), path or "(the profile)", control_character(key)), option="profiles")
+            _check_control(value[key], sub, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_control(item, "%s[%d]" % (path, index), where)
+
+
 def validate_profile(name, profile):
     """Raise PlanError naming the profile, the key and the expected type when ``profile`` is malformed."""
     where = "profiles.%s" % name
+    _check_control(profile, "", where)
     _check_spec(profile, _PROFILE_SPEC, "", where)
     builds = profile["builds"]
     names = set()
@@ -193,6 +246,9 @@ def validate_profile(name, profile):
             if key not in dep:
                 raise PlanError("%s: key '%s.%s' is missing (needed unless the deployment has 'refuse')"
                                 % (where, path, key))
+        problem = image_problem(dep["image"])
+        if problem:
+            raise PlanError("%s: key '%s.image' %s %s" % (where, path, show(dep["image"]), problem), option="profiles")
         if dep["build"] not in builds:
             raise PlanError("%s: key '%s.build' is '%s', which is not in builds (%s)"
                             % (where, path, dep["build"], ", ".join(sorted(builds))))
@@ -228,12 +284,17 @@ def _resolve_profile(model, profiles):
         for name in sorted(profiles, key=str):
             if not isinstance(name, str) or not name:
                 raise PlanError("profiles: profile names must be non-empty strings, found %s" % _describe(name))
-            validate_profile(name, profiles[name])
+            try:
+                validate_profile(name, profiles[name])
+            except PlanError as exc:
+                exc.details.setdefault("option", "profiles")
+                raise
             known[name] = profiles[name]
     if not isinstance(model, str) or model not in known:
         raise PlanError(
-            "model '%s' is not a known profile; known profiles: %s; add your own through the profiles option"
-            % (model, ", ".join(sorted(known)))
+            "model %s is not a known profile; known profiles: %s; add your own through the profiles option"
+            % (show(model) if isinstance(model, str) and control_character(model) else "'%s'" % model,
+               ", ".join(sorted(known))), option="model"
         )
     # The planner never hands out (or mutates) the module-level data.
     return copy.deepcopy(known[model])
@@ -445,10 +506,7 @@ def _check_memory(profile, dep, build, tp, valid, g):
 # ---------------------------------------------------------------------------------------------
 # Image and driver
 # ---------------------------------------------------------------------------------------------
-def _image_tag(image):
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
+_image_tag = image_tag
 
 
 def _version_tuple(text):
@@ -526,36 +584,94 @@ def _render_command(dep, values, speculative):
     return command
 
 
-def _stringify(value, where):
+def _stringify(value, where, option):
     if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
         raise PlanError("%s: found %s; give a string (quote it in YAML, e.g. '1' or 'true') so the engine gets "
-                        "exactly that text" % (where, _describe(value)))
-    return str(value)
+                        "exactly that text" % (where, _describe(value)), option=option)
+    text = str(value)
+    _refuse_control(text, where, option)
+    return text
+
+
+def _refuse_control(text, where, option):
+    found = control_character(text) if isinstance(text, str) else None
+    if found:
+        raise PlanError("%s: %s holds a control character (%s); the value reaches a command line and a unit "
+                        "file, where a line break or tab starts something new: remove it"
+                        % (where, _describe(text), found), option=option)
 
 
 def _merge_env(dep_env, user_env, engine):
     if user_env is None:
         user_env = {}
     if not isinstance(user_env, dict):
-        raise PlanError("env must be a mapping of variable name to value, found %s" % _describe(user_env))
+        raise PlanError("env must be a mapping of variable name to value, found %s; write it as a YAML mapping, "
+                        "e.g. {NCCL_DEBUG: WARN}" % _describe(user_env), option="env")
     merged = dict(dep_env)
     for key in sorted(user_env, key=str):
         if not isinstance(key, str) or not _ENV_NAME_RE.match(key):
             raise PlanError("env: variable name %s is not valid; names are letters, digits and _ and do not "
-                            "start with a digit" % _describe(key))
+                            "start with a digit" % _describe(key), option="env")
         if key in ENGINES[engine]["secret_env"]:
             raise PlanError("env.%s: secrets never enter the plan (it is returned, logged and hashed); give the "
-                            "secret to the serve role, which passes it as plan.secrets describes" % key)
-        merged[key] = _stringify(user_env[key], "env.%s" % key)
+                            "secret to the serve role, which passes it as plan.secrets describes" % key, option="env")
+        merged[key] = _stringify(user_env[key], "env.%s" % key, "env")
     return dict(sorted(merged.items()))
 
 
-def _check_extra_args(extra_args, command, engine, dep):
+def _catalog(engine, dep):
+    """(version, {flag: takes_value}, parser options) of the engine release the deployment runs."""
+    version = dep.get("engine_version") or ENGINES[engine]["catalog_version"]
+    flags = ENGINE_FLAGS.get(engine, {}).get(version)
+    return version, flags, PARSER_OPTIONS.get(engine, {}).get(version, {})
+
+
+def _catalog_name(token, options):
+    """The option string the engine's parser looks up for ``token`` ('--max_num_seqs=4' -> '--max-num-seqs')."""
+    name = token.split("=", 1)[0]
+    if options.get("underscores_are_dashes") and name.startswith("--"):
+        # vLLM's FlexibleArgumentParser rewrites '_' to '-' in long option names before parsing.
+        name = "--" + name[2:].replace("_", "-")
+    if options.get("dotted_keys") and name.startswith("--") and "." in name:
+        # vLLM: '--attention-config.use_fp4_indexer_cache=True' sets one key of the JSON flag.
+        name = name.split(".", 1)[0]
+    return name
+
+
+def _unknown_flag(token, flags, options):
+    """None when the engine's parser accepts ``token``'s flag; else the closest known flags (maybe empty)."""
+    name = _catalog_name(token, options)
+    if name in flags:
+        return None
+    if options.get("allow_abbrev") and name.startswith("--") and "=" not in name:
+        # SGLang's parser is plain argparse: a unique prefix of a long option is that option (the seed's
+        # --speculative-algo is one); argparse refuses an ambiguous prefix, and so does this.
+        matches = [f for f in flags if f.startswith(name) and f.startswith("--")]
+        if len(matches) == 1:
+            return None
+        if len(matches) > 1:
+            return sorted(matches)[:5]
+    return difflib.get_close_matches(name, sorted(flags), n=3, cutoff=0.6)
+
+
+def _check_extra_args(extra_args, command, engine, dep, allow_unknown_args=False):
+    """Return (args, reason or None)."""
     if extra_args is None:
-        return []
+        return [], None
+    if isinstance(extra_args, str):
+        try:
+            example = shlex.split(extra_args)
+        except ValueError:
+            example = extra_args.split()
+        raise PlanError(
+            "extra_args must be a list of strings, found %s: write it as a YAML list, e.g. %s (one item per "
+            "token; a single string would reach the engine as one argument)"
+            % (_describe(extra_args), json.dumps(example or ["--flag", "value"]).replace('"', "'")),
+            option="extra_args")
     if not isinstance(extra_args, list):
-        raise PlanError("extra_args must be a list of strings, found %s" % _describe(extra_args))
-    args = [_stringify(a, "extra_args[%d]" % i) for i, a in enumerate(extra_args)]
+        raise PlanError("extra_args must be a list of strings, found %s: write it as a YAML list, e.g. "
+                        "['--enable-prefix-caching']" % _describe(extra_args), option="extra_args")
+    args = [_stringify(a, "extra_args[%d]" % i, "extra_args") for i, a in enumerate(extra_args)]
     data = ENGINES[engine]
     present = {}
     for index, token in enumerate(command):
@@ -566,6 +682,7 @@ def _check_extra_args(extra_args, command, engine, dep):
             if "=" not in token and following is not None and _flag_key(following, engine) is None:
                 shown = "%s %s" % (token, following)
             present[key] = shown
+    version, flags, parser_options = _catalog(engine, dep)
     for token in args:
         key = _flag_key(token, engine)
         if key is None:
@@ -573,47 +690,137 @@ def _check_extra_args(extra_args, command, engine, dep):
         if key in [_flag_key(f, engine) for f in data["secret_flags"]]:
             raise PlanError("extra_args: '%s' would put a secret on the command line and into the plan; give the "
                             "API key to the serve role, which passes it to %s as plan.secrets.api_key says"
-                            % (token, data["label"]))
+                            % (token, data["label"]), option="extra_args")
         option = data["flag_options"].get(key)
         if key in present:
             what = ("set it through the %s option instead" % option) if option else (
                 "to change it, override the profile's deployment through the profiles option")
             raise PlanError(
                 "extra_args: '%s' duplicates '%s' that deployment %s already sets; %s reads one value and silently "
-                "drops the other, so a second copy is refused: %s" % (token, present[key], dep["name"], data["label"], what)
-            )
+                "drops the other, so a second copy is refused: %s" % (token, present[key], dep["name"], data["label"], what),
+                option="extra_args")
         if option:
             # Not on the command line yet (the engine's default applies), but the plan still owns it:
             # e.g. vLLM's port must match plan.port, which the container publishes and the checks probe.
             raise PlanError("extra_args: '%s' is what the plan sets from its %s option; set it there instead, so "
-                            "the plan, the published port and the checks agree" % (token, option))
-    return args
+                            "the plan, the published port and the checks agree" % (token, option), option="extra_args")
+        if allow_unknown_args:
+            continue
+        # An engine exits at start on a flag its parser lacks; refusing here keeps a running server
+        # from being replaced by one that crash-loops (issue 9).
+        if flags is None:
+            raise PlanError(
+                "extra_args: cannot check '%s': there is no flag catalog for %s %s (deployment %s); catalogs: %s. "
+                "Generate one with extensions/engine-flags/generate.py, or set allow_unknown_args: true to pass "
+                "the flags unchecked" % (token, data["label"], version, dep["name"],
+                                         ", ".join(sorted(ENGINE_FLAGS.get(engine, {}))) or "none"),
+                option="extra_args")
+        close = _unknown_flag(token, flags, parser_options)
+        if close is not None:
+            raise PlanError(
+                "extra_args: '%s' is not a flag of %s %s (the catalog in plugins/module_utils/_engine_flags.py, "
+                "generated from the engine's own argument parser); %s. The engine would exit at start, so it is "
+                "refused before the running server is touched; if the image's %s has this flag, set "
+                "allow_unknown_args: true" % (
+                    token, data["label"], version,
+                    ("closest known flags: " + ", ".join(close)) if close else "no known flag is close to it",
+                    data["label"]),
+                option="extra_args")
+    if not args:
+        return args, None
+    if allow_unknown_args:
+        return args, "extra_args not checked against the flag catalog (allow_unknown_args: true)."
+    return args, "extra_args checked against the flag catalog of %s %s." % (data["label"], version)
 
 
-def _check_options(engine, port, served_model_name, hf_cache_dir, image, speculative, container_name):
+def _check_options(engine, port, served_model_name, hf_cache_dir, image, speculative, container_name,
+                   tensor_parallel_size, publish_address, allow_unknown_args, model):
     if engine not in ENGINE_CHOICES:
-        raise PlanError("engine '%s' is not known; use one of %s" % (engine, ", ".join(ENGINE_CHOICES)))
+        raise PlanError("engine '%s' is not known; use one of %s" % (engine, ", ".join(ENGINE_CHOICES)),
+                        option="engine")
+    if isinstance(model, str):
+        _refuse_control(model, "model", "model")
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise PlanError("port %s is outside 1-65535; use a free TCP port such as %d (the default)"
-                        % (_describe(port), DEFAULT_PORT))
-    if not isinstance(served_model_name, str) or not served_model_name or any(c.isspace() for c in served_model_name):
-        raise PlanError("served_model_name %s must be a non-empty string without spaces, e.g. '%s'"
-                        % (_describe(served_model_name), DEFAULT_SERVED_MODEL_NAME))
-    if not isinstance(hf_cache_dir, str) or not hf_cache_dir.startswith("/") or ":" in hf_cache_dir:
+                        % (_describe(port), DEFAULT_PORT), option="port")
+    if tensor_parallel_size is not None and (
+            not isinstance(tensor_parallel_size, int) or isinstance(tensor_parallel_size, bool)
+            or tensor_parallel_size > TENSOR_PARALLEL_MAX):
+        raise PlanError("tensor_parallel_size must be a whole number from 1 to %d (the GPUs of one host), found "
+                        "%s; leave it unset for the deployment's value"
+                        % (TENSOR_PARALLEL_MAX, _describe(tensor_parallel_size)), option="tensor_parallel_size")
+    if not isinstance(served_model_name, str) or not _SERVED_MODEL_NAME_RE.match(served_model_name):
         raise PlanError(
-            "hf_cache_dir %s is not an absolute path without ':'; the container unit runs docker as root, where ~ "
-            "is /root: use %s (the default) or another absolute directory" % (_describe(hf_cache_dir), DEFAULT_HF_CACHE_DIR)
-        )
-    if image is not None and (not isinstance(image, str) or not image or any(c.isspace() for c in image)):
-        raise PlanError("image %s must be an image reference such as vllm/vllm-openai:deepseekv4-cu130"
-                        % _describe(image))
+            "served_model_name %s must be a non-empty string without spaces, of 1 to %d letters, digits and "
+            "'_', '.', ':', '/', '@', '+', '-', starting with a letter or digit (no quotes, control characters, "
+            "'$' or '%%': clients send it as the model and it reaches the engine's command line), e.g. '%s' or "
+            "'deepseek-ai/DeepSeek-V4-Flash'"
+            % (_describe(served_model_name), SERVED_MODEL_NAME_MAX, DEFAULT_SERVED_MODEL_NAME),
+            option="served_model_name")
+    if isinstance(hf_cache_dir, str):
+        _refuse_control(hf_cache_dir, "hf_cache_dir", "hf_cache_dir")
+    problem = host_dir_problem(hf_cache_dir, DEFAULT_HF_CACHE_DIR)
+    if problem:
+        if isinstance(hf_cache_dir, str) and hf_cache_dir and not hf_cache_dir.startswith("/"):
+            # The serve role's unit runs docker as root: ~ is /root there, which is what the seed's ~ meant.
+            problem = ("is not an absolute path; the container unit runs docker as root, where ~ is /root: use %s "
+                       "(the default) or another absolute directory" % DEFAULT_HF_CACHE_DIR)
+        raise PlanError("hf_cache_dir %s %s (it is mounted read-write at %s in the engine's container)"
+                        % (_describe(hf_cache_dir), problem, CONTAINER_HF_CACHE), option="hf_cache_dir")
+    if image is not None:
+        if isinstance(image, str):
+            _refuse_control(image, "image", "image")
+        problem = image_problem(image)
+        if problem:
+            raise PlanError("image %s %s" % (_describe(image), problem), option="image")
     if speculative is not None and not isinstance(speculative, bool):
         raise PlanError("speculative must be true, false or unset (the deployment's default), found %s"
-                        % _describe(speculative))
-    if container_name is not None and (not isinstance(container_name, str)
-                                       or not _CONTAINER_NAME_RE.match(container_name)):
-        raise PlanError("container_name %s is not a valid container name; use letters, digits, '_', '.', '-', "
-                        "starting with a letter or digit, e.g. llmfleet-deepseek" % _describe(container_name))
+                        % _describe(speculative), option="speculative")
+    if not isinstance(allow_unknown_args, bool):
+        raise PlanError("allow_unknown_args must be true or false, found %s" % _describe(allow_unknown_args),
+                        option="allow_unknown_args")
+    if container_name is not None:
+        if isinstance(container_name, str):
+            _refuse_control(container_name, "container_name", "container_name")
+        if instance_name_problem(container_name):
+            raise PlanError("container_name %s is not a valid container name; use %s, e.g. llmfleet-deepseek"
+                            % (_describe(container_name), INSTANCE_NAME_RULE), option="container_name")
+    if publish_address is None:
+        publish_address = ""
+    if publish_address != "":
+        if isinstance(publish_address, str):
+            _refuse_control(publish_address, "publish_address", "publish_address")
+        problem = address_problem(publish_address)
+        if problem:
+            raise PlanError("publish_address %s %s" % (_describe(publish_address), problem),
+                            option="publish_address")
+    return publish_address
+
+
+def _default_name(served_model_name):
+    """llmfleet-<served_model_name> with what a container name cannot hold replaced by '-'."""
+    name = "llmfleet-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", served_model_name).lstrip("-_.")
+    if instance_name_problem(name):
+        raise PlanError(
+            "served_model_name %s gives the container name %s, which is not valid (%s); set container_name to a "
+            "name of 1 to 128 letters, digits, '_', '.' and '-', e.g. llmfleet-deepseek"
+            % (_describe(served_model_name), _describe(name), INSTANCE_NAME_RULE), option="container_name")
+    return name
+
+
+class _Blame(object):
+    """Name ``option`` on a PlanError raised inside, unless the raiser named one."""
+
+    def __init__(self, option):
+        self.option = option
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, PlanError):
+            exc.details.setdefault("option", self.option)
+        return False
 
 
 def plan_hash(plan):
@@ -625,13 +832,20 @@ def plan_hash(plan):
 
 def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=None, image=None, port=DEFAULT_PORT,
                served_model_name=DEFAULT_SERVED_MODEL_NAME, hf_cache_dir=DEFAULT_HF_CACHE_DIR, extra_args=None,
-               env=None, speculative=None, container_name=None, profiles=None):
-    """Return the plan dict (keys as in docs/architecture.md) or raise PlanError."""
-    _check_options(engine, port, served_model_name, hf_cache_dir, image, speculative, container_name)
-    profile = _resolve_profile(model, profiles)
-    g = _read_gpus(gpus)
-    _check_supported(model, profile, g)
-    dep, engine_reason = _choose_deployment(model, profile, engine, g)
+               env=None, speculative=None, container_name=None, profiles=None, allow_unknown_args=False,
+               publish_address=""):
+    """Return the plan dict (keys as in docs/architecture.md) or raise PlanError.
+
+    Every PlanError carries ``details['option']``: the option the user can change to fix it."""
+    publish_address = _check_options(engine, port, served_model_name, hf_cache_dir, image, speculative,
+                                     container_name, tensor_parallel_size, publish_address, allow_unknown_args, model)
+    with _Blame("profiles"):
+        profile = _resolve_profile(model, profiles)
+    with _Blame("gpus"):
+        g = _read_gpus(gpus)
+        _check_supported(model, profile, g)
+    with _Blame("engine"):
+        dep, engine_reason = _choose_deployment(model, profile, engine, g)
     chosen_engine = dep["engine"]
     engine_data = ENGINES[chosen_engine]
     build = profile["builds"][dep["build"]]
@@ -640,8 +854,9 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
         g["product"], g["architecture"], g["compute_capability"], "" if g["fp4"] else "no ",
         build.get("label", dep["build"] + " build"), build["model_id"], _gb(build["size_gb"])))
 
-    tp, valid, tp_reason = _choose_tp(tensor_parallel_size, dep, g)
-    memory_reason = _check_memory(profile, dep, build, tp, valid, g)
+    with _Blame("tensor_parallel_size" if tensor_parallel_size is not None else "gpus"):
+        tp, valid, tp_reason = _choose_tp(tensor_parallel_size, dep, g)
+        memory_reason = _check_memory(profile, dep, build, tp, valid, g)
 
     chosen_image = image if image is not None else dep["image"]
     if image is not None and image != dep["image"]:
@@ -650,7 +865,8 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
         reasons.append("Image %s: deployment %s (%s)%s" % (
             chosen_image, dep["name"], dep.get("source", "profile data"),
             (". " + dep["note"]) if dep.get("note") else "."))
-    min_driver, driver_reason = _check_image(chosen_image, g, image is not None and image != dep["image"])
+    with _Blame("image" if image is not None else "gpus"):
+        min_driver, driver_reason = _check_image(chosen_image, g, image is not None and image != dep["image"])
     reasons.extend([tp_reason, memory_reason, driver_reason])
 
     spec_args = dep.get("speculative_args", [])
@@ -658,7 +874,8 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
     use_spec = spec_default if speculative is None else speculative
     if use_spec and not spec_args:
         raise PlanError("speculative: true, but deployment %s defines no speculative_args; leave speculative unset "
-                        "or add speculative_args to the deployment through the profiles option" % dep["name"])
+                        "or add speculative_args to the deployment through the profiles option" % dep["name"],
+                        option="speculative")
     if spec_args:
         reasons.append("Speculative decoding %s (%s): %s." % (
             "on" if use_spec else "off", "the deployment's default" if speculative is None else "set by the user",
@@ -676,16 +893,19 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
         command.extend(values.get(t, t) for t in engine_data["port_args"])
         reasons.append("Port %d differs from %s's default %d: added %s." % (
             port, engine_data["label"], engine_data["listen_port"], " ".join(values.get(t, t) for t in engine_data["port_args"])))
-    extra = _check_extra_args(extra_args, command, chosen_engine, dep)
+    extra, extra_reason = _check_extra_args(extra_args, command, chosen_engine, dep, allow_unknown_args)
     if extra:
         command.extend(extra)
         reasons.append("extra_args appended after the deployment's flags: %s." % " ".join(extra))
+        reasons.append(extra_reason)
     plan_env = _merge_env(dep.get("env", {}), env, chosen_engine)
     if env:
         reasons.append("env set by the user over the deployment's: %s." % ", ".join(sorted(str(k) for k in env)))
 
-    name = container_name or "llmfleet-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", served_model_name).lstrip("-_.")
-    port_map = "%d:%d" % (port, port)
+    name = container_name or _default_name(served_model_name)
+    port_map = port_publish(publish_address, port)
+    if publish_address:
+        reasons.append("Port %d published on %s only (publish_address)." % (port, publish_address))
     volume = "%s:%s" % (hf_cache_dir, CONTAINER_HF_CACHE)
     container = {
         "name": name,
@@ -715,6 +935,7 @@ def build_plan(gpus, model=DEFAULT_MODEL, engine="auto", tensor_parallel_size=No
         "min_driver": min_driver,
         "served_model_name": served_model_name,
         "port": port,
+        "publish_address": publish_address,
         "tensor_parallel_size": tp,
         "env": plan_env,
         "command": command,

@@ -20,7 +20,8 @@ Profile shape (checked by ``_plan.validate_profile``):
   stops the plan with that reason. ``command`` is the argument vector after the image; whole tokens
   ``{model_id}``, ``{served_model_name}``, ``{tensor_parallel_size}``, ``{mem_fraction}``, ``{port}``
   are replaced, and ``{speculative}`` becomes ``speculative_args`` (or nothing when speculative
-  decoding is off).
+  decoding is off). ``engine_version`` (optional) names the engine release whose flag catalog
+  checks ``extra_args`` (default: the engine's ``catalog_version``).
 
 Sources: the seed guide (``seed/deepseek-v4-flash-deployment-guide.txt``) for the three default
 deployments, REFERENCE.md section 2 (engine recipes and cookbook) for the rest.
@@ -33,6 +34,9 @@ from __future__ import annotations
 ENGINES = {
     "vllm": {
         "label": "vLLM",
+        # The release whose `vllm serve` flags extra_args are checked against (_engine_flags.py, made by
+        # extensions/engine-flags/generate.py); a deployment names another with `engine_version`.
+        "catalog_version": "0.33.0",
         # vLLM's image entrypoint is the server (`vllm serve`), which listens on 8000 by default.
         "listen_port": 8000,
         "port_args": ["--port", "{port}"],
@@ -58,6 +62,7 @@ ENGINES = {
     },
     "sglang": {
         "label": "SGLang",
+        "catalog_version": "0.5.23",
         # The SGLang image has no entrypoint; the command starts the server and names the port.
         "listen_port": 30000,
         "port_args": ["--port", "{port}"],

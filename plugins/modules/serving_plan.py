@@ -59,7 +59,7 @@ options:
     required: true
   tensor_parallel_size:
     description:
-      - Number of GPUs one model replica is sharded over. Must divide the GPU count and not exceed it.
+      - Number of GPUs one model replica is sharded over, 1 to 64. Must divide the GPU count and not exceed it.
       - Default is the matching deployment's value (4 on B200, 8 on H100, 4 on H200); on a host with fewer GPUs
         the largest value that divides both the GPU count and that value.
     type: int
@@ -67,21 +67,41 @@ options:
     description:
       - Container image to run instead of the deployment's. A C(cuNNN) tag is still checked against the driver
         (C(cu130) needs driver 580 or newer, C(cu129) 575).
+      - Must be a valid image reference, C([REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST]) with a lowercase
+        C(PATH) (Docker's grammar), for example C(vllm/vllm-openai:deepseekv4-cu130),
+        C(localhost/engine:1) or C(registry.local:5000/team/img@sha256:<64 hex digits>); C(foo:),
+        C(--privileged), C(UPPER/x) or a value with spaces are refused before anything changes.
     type: str
   port:
     description:
       - TCP port the server listens on, on the host and in the container.
     type: int
     default: 8000
+  publish_address:
+    description:
+      - Host address the port is published on (C(docker run -p ADDR:PORT:PORT)); an IPv4 or IPv6 address such as
+        V(127.0.0.1), V(10.0.0.5) or V(::1). Host names are refused (they are not resolved here).
+      - The empty string publishes on all interfaces, as the seed's C(-p 8000:8000) does; then the plan and its
+        hash are those of earlier releases.
+    type: str
+    default: ""
   served_model_name:
     description:
       - Model name the OpenAI-compatible API serves (what clients send as C(model)).
+      - 1 to 128 letters, digits and C(_), C(.), C(:), C(/), C(@), C(+), C(-), starting with a letter or digit (so
+        V(deepseek) and V(deepseek-ai/DeepSeek-V4-Flash) work); whitespace, quotes, control characters, C($) and
+        C(%) are refused.
     type: str
     default: deepseek
   hf_cache_dir:
     description:
       - Absolute host directory mounted at C(/root/.cache/huggingface) in the container for the weights.
       - The seed mounts C(~/.cache/huggingface); the serve role's unit runs docker as root, hence C(/root).
+      - It is mounted read-write into the engine's container, so it must be absolute and in normal form (no
+        C(..), C(//) or trailing C(/)), hold no C(:) or C(,) (bind-mount separators), and be neither C(/) nor a
+        system directory (C(/etc), C(/usr), C(/bin), C(/sbin), C(/lib), C(/lib64), C(/boot), C(/dev), C(/proc),
+        C(/sys), C(/run), C(/var), C(/root), C(/home), C(/tmp)) nor under C(/etc), C(/usr), C(/proc), C(/sys),
+        C(/dev) or C(/boot).
     type: str
     default: /root/.cache/huggingface
   extra_args:
@@ -90,15 +110,28 @@ options:
       - A flag the plan already sets (in any spelling the engine accepts, for example C(--tp-size) for SGLang's
         C(--tp) or C(--kv_cache_dtype) for vLLM's C(--kv-cache-dtype)) is refused; use the matching option or a
         profile override. C(--api-key) is refused because secrets go to the serve role.
-    type: list
-    elements: str
+      - Every flag must be one the engine's own parser accepts, in the flag catalog
+        C(plugins/module_utils/_engine_flags.py) generated from vLLM's and SGLang's argument parsers for the
+        release the deployment names (C(engine_version), default vLLM 0.33.0 and SGLang 0.5.23); C(--flag=value),
+        vLLM's C(--flag_name) spelling and C(--no-flag) forms are read as the engine reads them. An unknown flag is
+        refused with the closest known ones, unless O(allow_unknown_args=true).
+      - Must be a list; a single string such as V(--a --b) is refused rather than split.
+    type: raw
     default: []
+  allow_unknown_args:
+    description:
+      - Pass O(extra_args) flags the flag catalog does not know (an image with a newer or patched engine).
+        The engine exits at start on a flag it lacks, so leave it V(false) unless the image has the flag.
+    type: bool
+    default: false
   env:
     description:
       - Environment variables for the container, merged over the deployment's. Values are strings (numbers are
         converted; booleans and null are refused so the engine gets exactly the text intended).
-      - Secret variables (C(HF_TOKEN), C(HUGGING_FACE_HUB_TOKEN), C(VLLM_API_KEY)) are refused.
-    type: dict
+      - Secret variables (C(HF_TOKEN), C(HUGGING_FACE_HUB_TOKEN), C(VLLM_API_KEY)) are refused, and so are
+        control characters (line breaks, tabs...) in names and values.
+      - Must be a mapping; a C(K=V) string is refused rather than split.
+    type: raw
     default: {}
   speculative:
     description:
@@ -108,16 +141,23 @@ options:
     type: bool
   container_name:
     description:
-      - Name of the container. Default C(llmfleet-<served_model_name>).
+      - Name of the container. Default C(llmfleet-<served_model_name>) (characters a name cannot hold become C(-)).
+      - The name also names the systemd unit and files under the serve role's directories, so it must be 1 to 128
+        letters, digits, C(_), C(.) and C(-), starting with a letter or digit; the filter
+        C(llmfleet.serving.instance_name) applies the same rule in plays.
     type: str
   profiles:
     description:
       - User model profiles, by name, with the same shape as the built-in ones in
         C(plugins/module_utils/_profiles.py). A profile with a built-in name replaces the built-in one as a whole.
       - Every profile given is validated; a malformed one fails with the profile name, the key and the expected type.
+        Control characters anywhere in a profile (keys and values) and invalid image references are refused.
+      - A deployment may name C(engine_version), the engine release whose flag catalog checks O(extra_args).
     type: dict
     default: {}
 notes:
+  - A failure returns C(option), the option to change (for example C(extra_args), C(image), C(gpus),
+    C(profiles)), beside C(msg).
   - Memory check - weights size / tensor parallel size plus the profile's KV-cache headroom (10 GB per GPU for
     C(deepseek-v4-flash)) must fit in the engine's memory fraction of the smallest GPU.
   - RV(plan.docker_run) is the equivalent C(docker run) without the container name and secrets, which the serve
@@ -148,6 +188,15 @@ EXAMPLES = r"""
     extra_args: [--swa-full-tokens-ratio, "0.1"]
     env:
       NCCL_DEBUG: WARN
+
+- name: Publish on loopback only, with a flag newer than the flag catalog knows
+  llmfleet.serving.serving_plan:
+    gpus: "{{ ansible_facts.llmfleet_gpus }}"
+    engine: vllm
+    publish_address: 127.0.0.1
+    image: registry.local:5000/team/vllm-openai:deepseekv4-cu130-patched
+    extra_args: [--my-patched-flag]
+    allow_unknown_args: true
 
 - name: Add a model profile of your own
   llmfleet.serving.serving_plan:
@@ -218,6 +267,10 @@ plan:
       description: TCP port on the host and in the container.
       type: int
       sample: 8000
+    publish_address:
+      description: Host address the port is published on; empty for all interfaces.
+      type: str
+      sample: ""
     tensor_parallel_size:
       description: GPUs one replica is sharded over.
       type: int
@@ -253,7 +306,8 @@ plan:
           type: str
           sample: null
         ports:
-          description: Published ports, each C(HOST_PORT:CONTAINER_PORT).
+          description: Published ports, each C(HOST_PORT:CONTAINER_PORT), or C(ADDR:HOST_PORT:CONTAINER_PORT) with
+            O(publish_address) (C([ADDR]:...) for IPv6).
           type: list
           elements: str
           sample: ["8000:8000"]
@@ -319,10 +373,14 @@ ARGUMENT_SPEC = dict(
     port=dict(type="int", default=DEFAULT_PORT),
     served_model_name=dict(type="str", default=DEFAULT_SERVED_MODEL_NAME),
     hf_cache_dir=dict(type="str", default=DEFAULT_HF_CACHE_DIR),
-    extra_args=dict(type="list", elements="str", default=[]),
-    env=dict(type="dict", default={}),
+    # raw, not list/dict: Ansible would split '--a --b' at commas and turn 'A=1' into a mapping;
+    # the planner refuses the wrong shape with a message instead.
+    extra_args=dict(type="raw", default=[]),
+    allow_unknown_args=dict(type="bool", default=False),
+    env=dict(type="raw", default={}),
     speculative=dict(type="bool"),
     container_name=dict(type="str"),
+    publish_address=dict(type="str", default=""),
     profiles=dict(type="dict", default={}),
 )
 
@@ -332,7 +390,8 @@ def main():
     try:
         plan = build_plan(**module.params)
     except LlmfleetError as exc:
-        module.fail_json(msg=str(exc))
+        # details carry `option`: the module option to change (a role maps it to its own variable).
+        module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(changed=False, plan=plan)
 
 

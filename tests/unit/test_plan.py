@@ -11,7 +11,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._plan import HASH
 
 PLAN_KEYS = [
     "profile", "deployment", "engine", "model_id", "weights", "weights_size_gb", "image", "min_driver",
-    "served_model_name", "port", "tensor_parallel_size", "env", "command", "container", "docker_run", "secrets",
+    "served_model_name", "port", "publish_address", "tensor_parallel_size", "env", "command", "container", "docker_run", "secrets",
     "readiness", "hash", "reasons",
 ]
 EAGLE = ["--speculative-algo", "EAGLE", "--speculative-num-steps", "3", "--speculative-eagle-topk", "1",
@@ -222,7 +222,7 @@ PINNED_B200_VLLM_HASH = "57c2d61c2ebfdb31d9adf7667d15e1fb91a9e737d776336e444d958
 
 
 @pytest.mark.parametrize("change", [
-    {"extra_args": ["--enable-metrics"]},
+    {"extra_args": ["--enable-prefix-caching"]},
     {"env": {"NCCL_DEBUG": "WARN"}},
     {"image": "vllm/vllm-openai:deepseekv4-cu130-v2"},
     {"port": 8001},

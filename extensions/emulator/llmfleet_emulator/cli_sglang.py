@@ -3,6 +3,8 @@
 SGLang uses a plain argparse parser with abbreviations allowed, which is why the seed's
 ``--speculative-algo`` works (a unique prefix of ``--speculative-algorithm``); so does this one.
 Store-true flags take no value; typed flags reject malformed values with exit 2 and the usage.
+Flags of SGLang's own parser (the flag catalog, see flag_catalog.py) that the emulator does not act
+on are accepted and ignored; any other flag exits 2.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from .flag_catalog import add_catalog_flags
 from .spec import SECRET_ARGS, ServerSpec, default_context, engine_env
 
 SGLANG_VERSION = "0.5.10"
@@ -82,7 +85,8 @@ def build_parser():
         parser.add_argument(*names, type=str, default=None)
     for name in STORE_TRUE:
         parser.add_argument(name, action="store_true")
-    return parser
+    # Every other flag of SGLang's own parser (the catalog the planner checks extra_args against).
+    return add_catalog_flags(parser, "sglang")
 
 
 def parse(argv, environ=None):

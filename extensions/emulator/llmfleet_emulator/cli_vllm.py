@@ -3,7 +3,9 @@
 Like vLLM's FlexibleArgumentParser: ``--flag_name`` is read as ``--flag-name``; JSON-valued
 config flags also take ``--flag.key value`` / ``--flag.key=value`` pieces (``--attention_config.
 use_fp4_indexer_cache=True``), merged into one JSON object; booleans have ``--no-`` forms.
-An unknown or malformed flag exits 2 with the usage on stderr (argparse), as vLLM does.
+An unknown or malformed flag exits 2 with the usage on stderr (argparse), as vLLM does; "unknown"
+means absent from vLLM's own parser (the flag catalog, see flag_catalog.py), whose flags the
+emulator does not act on are accepted and ignored.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import re
 
+from .flag_catalog import add_catalog_flags, value_flags
 from .spec import SECRET_ARGS, ServerSpec, default_context, engine_env
 
 VLLM_VERSION = "0.20.0"
@@ -116,7 +119,8 @@ def normalize(argv):
         key, eq, value = arg.partition("=")
         head, dot, sub = key.partition(".")
         head = head.replace("_", "-")
-        if dot and head in JSON_FLAGS:
+        # vLLM turns '--flag.key value' into JSON for any flag that takes a value, not only its own.
+        if dot and (head in JSON_FLAGS or head in value_flags("vllm")):
             if not eq:
                 if i < len(argv) and not argv[i].startswith("--"):
                     value = argv[i]
@@ -168,7 +172,8 @@ def build_parser():
         parser.add_argument(name, action=argparse.BooleanOptionalAction, default=None)
     for name in JSON_FLAGS:
         parser.add_argument(name, type=json_object, default=None)
-    return parser
+    # Every other flag of the real parser (the catalog the planner checks extra_args against).
+    return add_catalog_flags(parser, "vllm")
 
 
 def top_parser():

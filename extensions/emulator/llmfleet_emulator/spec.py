@@ -11,7 +11,7 @@ DEFAULT_CONTEXT = 131_072
 
 
 # Parsed flags never shown (in /server_info or logs): they carry secrets.
-SECRET_ARGS = frozenset(["api_key", "hf_token"])
+SECRET_ARGS = frozenset(["api_key", "hf_token", "admin_api_key", "ssl_keyfile_password"])
 
 
 def engine_env(environ):
