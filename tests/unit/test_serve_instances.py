@@ -68,7 +68,10 @@ def test_two_packed_docker_replicas_run_on_their_own_gpus_and_ports(packed):
     (names0, gpus0, ports0), (names1, gpus1, ports1) = seen
     assert gpus0 == ['"device=0,1,2,3"'] and gpus1 == ['"device=4,5,6,7"']
     assert names0 != names1 and ports0 != ports1
-    assert rendered["docker-" + replicas[0]["name"]]["keys"]["unit"] != rendered["docker-" + replicas[1]["name"]]["keys"]["unit"]
+    assert (
+        rendered["docker-" + replicas[0]["name"]]["keys"]["unit"]
+        != rendered["docker-" + replicas[1]["name"]]["keys"]["unit"]
+    )
 
 
 def test_two_packed_podman_replicas_add_only_their_own_gpus(packed):
@@ -92,9 +95,7 @@ def test_a_cell_worker_shares_the_host_network_and_publishes_nothing(tmp_path):
     )
     (worker,) = fleet["hosts"]["h100-b"]["instances"]
     assert worker["role"] == "worker" and not worker["serves_http"]
-    rendered = render(
-        {rt: {"serve_runtime": rt, "llmfleet_plan": worker} for rt in ("docker", "podman")}, tmp_path
-    )
+    rendered = render({rt: {"serve_runtime": rt, "llmfleet_plan": worker} for rt in ("docker", "podman")}, tmp_path)
     argv = _exec_argv(rendered["docker"]["unit"])
     assert _option_values(argv, "--network") == ["host"] and "-p" not in argv
     quadlet = rendered["podman"]["unit"]
@@ -129,8 +130,13 @@ def _replaced(out):
 def test_a_shrink_replaces_exactly_the_instances_no_longer_planned(tmp_path, replicas, replaced):
     # 8 x B200 at TP 2: four replicas recorded by an earlier run; this run plans `replicas` of them.
     recorded_fleet = plan_fleet(
-        {"node1": {"gpus": samples.b200x8(), "address": "127.0.0.1",
-                   "choices": {"engine": "vllm", "tensor_parallel_size": 2}}}
+        {
+            "node1": {
+                "gpus": samples.b200x8(),
+                "address": "127.0.0.1",
+                "choices": {"engine": "vllm", "tensor_parallel_size": 2},
+            }
+        }
     )
     names = [i["name"] for i in recorded_fleet["hosts"]["node1"]["instances"]]
     assert names == ["llmfleet-deepseek-%d" % i for i in range(4)]
@@ -140,8 +146,14 @@ def test_a_shrink_replaces_exactly_the_instances_no_longer_planned(tmp_path, rep
     records = [_record(n, secrets) for n in names]
     (facts / "llmfleet_serve.fact").write_text(json.dumps(dict(records[0], instances=records)))
     fleet = plan_fleet(
-        {"node1": {"gpus": samples.b200x8(), "address": "127.0.0.1", "replicas_per_host": replicas,
-                   "choices": {"engine": "vllm", "tensor_parallel_size": 2}}}
+        {
+            "node1": {
+                "gpus": samples.b200x8(),
+                "address": "127.0.0.1",
+                "replicas_per_host": replicas,
+                "choices": {"engine": "vllm", "tensor_parallel_size": 2},
+            }
+        }
     )
     proc, out, _ = run_role(tmp_path, {"llmfleet_fleet": fleet})
     assert proc.returncode == 0, proc.stdout[-3000:]
