@@ -158,3 +158,30 @@ def test_a_shrink_replaces_exactly_the_instances_no_longer_planned(tmp_path, rep
     proc, out, _ = run_role(tmp_path, {"llmfleet_fleet": fleet})
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert _replaced(out) == replaced
+
+
+def test_each_instance_shows_what_the_new_plan_changes_in_it(tmp_path):
+    fleet = plan_fleet(
+        {
+            "node1": {
+                "gpus": samples.b200x8(),
+                "address": "127.0.0.1",
+                "replicas_per_host": 2,
+                "choices": {"engine": "vllm", "tensor_parallel_size": 2},
+            }
+        }
+    )
+    first, second = fleet["hosts"]["node1"]["instances"]
+    # The running first replica came from a TP 4 plan; the second runs what is planned.
+    running_first = dict(first, tensor_parallel_size=4, hash="0" * 64)
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    (facts / "llmfleet_plans.fact").write_text(json.dumps({first["name"]: running_first, second["name"]: second}))
+    proc, out, _ = run_role(tmp_path, {"llmfleet_fleet": fleet})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    shown = [
+        task["hosts"]["node1"]["msg"]
+        for task in out["plays"][0]["tasks"]
+        if "Show what the new plan changes" in task["task"]["name"] and not task["hosts"]["node1"].get("skipped")
+    ]
+    assert shown == [["tensor_parallel_size: 4 -> 2"]]
