@@ -185,3 +185,14 @@ def test_each_instance_shows_what_the_new_plan_changes_in_it(tmp_path):
         if "Show what the new plan changes" in task["task"]["name"] and not task["hosts"]["node1"].get("skipped")
     ]
     assert shown == [["tensor_parallel_size: 4 -> 2"]]
+
+
+def test_a_named_second_server_checks_the_recorded_instance_by_its_own_name(tmp_path):
+    # validate.yml keeps serve_container_name as a fact; the recorded-instance check must not read that name.
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    record = _record("llmfleet-deepseek", tmp_path / "secrets")
+    (facts / "llmfleet_serve.fact").write_text(json.dumps(dict(record, instances=[record])))
+    proc, out, _ = run_role(tmp_path, {"serve_container_name": "llmfleet-second", "serve_port": 8200})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert _replaced(out) == ["llmfleet-deepseek"]
