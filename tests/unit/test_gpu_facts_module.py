@@ -72,6 +72,18 @@ def test_constructed_hosts(monkeypatch, description, product, arch, cc, memory, 
     assert facts["driver_version"].startswith("580.") and facts["cuda_version"] == "13.0"
 
 
+def test_constructed_h100x4_hosts_form_a_uniform_cell(monkeypatch):
+    """Two 4 x H100 test hosts (gpus/h100x4.json) make one 8-GPU cell: same model and driver as h100x8."""
+    host(monkeypatch, "h100x4.json")
+    four = facts_of(run_module(gpu_facts, {"nvidia_smi": DOUBLE}))
+    host(monkeypatch, "h100x8.json")
+    eight = facts_of(run_module(gpu_facts, {"nvidia_smi": DOUBLE}))
+    assert (four["count"], four["product"], four["architecture"], four["uniform"]) == (4, "H100", "hopper", True)
+    assert [d["index"] for d in four["devices"]] == [0, 1, 2, 3]
+    for key in ("product", "compute_capability", "memory_mib", "driver_version", "cuda_version", "fp8", "fp4"):
+        assert four[key] == eight[key], key
+
+
 def test_default_finds_nvidia_smi_on_path(monkeypatch, tmp_path):
     (tmp_path / "nvidia-smi").symlink_to(DOUBLE)
     monkeypatch.setenv("PATH", "%s%s%s" % (tmp_path, os.pathsep, os.environ["PATH"]))

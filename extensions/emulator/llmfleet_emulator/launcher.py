@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from . import presets, settings as settings_mod
+from . import cluster as cluster_mod, presets, settings as settings_mod
 
 
 class Log:
@@ -98,7 +98,7 @@ def _new_loop(use_uvloop):
     return asyncio.new_event_loop(), "asyncio"
 
 
-async def _serve(emu, spec, cfg, log, worker, workers):
+async def _serve(emu, spec, cfg, log, worker, workers, cluster=None):
     from aiohttp import web
 
     runner = web.AppRunner(emu.make_app(), access_log=None)
@@ -131,11 +131,25 @@ async def _serve(emu, spec, cfg, log, worker, workers):
         if first and spec.engine == "sglang":
             log("INFO", "The server is fired up and ready to roll!")
 
-    if cfg.warmup_seconds > 0:
+    async def warm_cell():
+        # An SGLang head binds early and answers 503 (naming the missing ranks) until its cell is whole.
+        while not cluster.connected.is_set():
+            await asyncio.sleep(0.05)
+        if cfg.warmup_seconds > 0:
+            await asyncio.sleep(cfg.warmup_seconds)
+        warmed()
+
+    if cluster is not None:
+        emu.warming = True
+        warming_task = loop.create_task(warm_cell())
+    elif cfg.warmup_seconds > 0:
         loop.call_later(cfg.warmup_seconds, warmed)
     else:
         warmed()
     await stop.wait()
+    if cluster is not None:
+        cluster.stop()
+        warming_task.cancel()
     if first:
         log("INFO", "Shutting down the HTTP server." if spec.engine == "vllm" else "Shutting down.")
     emu.shutting_down = True
@@ -145,7 +159,7 @@ async def _serve(emu, spec, cfg, log, worker, workers):
     return 0
 
 
-def serve(spec, cfg, params, reason, worker, workers, hf_from_file):
+def serve(spec, cfg, params, reason, worker, workers, hf_from_file, cluster=None):
     """Run one worker's server until SIGTERM/SIGINT; returns the exit code."""
     from .server import Emulator
 
@@ -159,9 +173,10 @@ def serve(spec, cfg, params, reason, worker, workers, hf_from_file):
     try:
         emu = Emulator(spec, cfg, params, reason, worker=worker, workers=workers, logger=log,
                        hf_token_from_file=hf_from_file)
+        emu.cluster = cluster
         if worker == 0:
             log("INFO", "llmfleet engine emulator: event loop %s, %d worker(s)" % (kind, workers), source="llmfleet")
-        return loop.run_until_complete(_serve(emu, spec, cfg, log, worker, workers))
+        return loop.run_until_complete(_serve(emu, spec, cfg, log, worker, workers, cluster))
     finally:
         loop.close()
 
@@ -214,7 +229,11 @@ def run(spec, environ=None):
     try:
         cfg = settings_mod.from_env(spec.engine, environ)
         params, reason = presets.resolve(spec, environ)
-    except (settings_mod.SettingsError, presets.PresetError) as exc:
+        cluster = cluster_mod.from_spec(spec, environ)
+        if cluster is not None and cfg.workers > 1:
+            raise cluster_mod.ClusterError(
+                "EMULATOR_WORKERS=%d cannot serve a multi-node rank (%s): use 1" % (cfg.workers, cluster.where))
+    except (settings_mod.SettingsError, presets.PresetError, cluster_mod.ClusterError) as exc:
         sys.stderr.write("llmfleet-emulator: error: %s\n" % exc)
         return 2
     if spec.engine == "vllm":
@@ -231,9 +250,107 @@ def run(spec, environ=None):
     hf_from_file, code = _read_hf_token(environ, log)
     if code:
         return code
+    if cluster is not None:
+        code = _join(cluster, spec, log)
+        if code is not None:
+            return code
     code = _load(spec, cfg, log)
     if code is not None:
         return code
+    if cluster is not None and not cluster.head:
+        return _serve_cell_worker(spec, cluster, log)
     if cfg.workers == 1:
-        return serve(spec, cfg, params, reason, 0, 1, hf_from_file)
+        return serve(spec, cfg, params, reason, 0, 1, hf_from_file, cluster)
     return _run_workers(spec, cfg, params, reason, hf_from_file, log)
+
+
+# ---- multi-node cells (cluster.py) ---------------------------------------------------------------
+
+def _join(cluster, spec, log):
+    """Start the rendezvous; block where the real engine blocks. Returns an exit code or None."""
+
+    def fatal(message):
+        log("ERROR", message, source="cluster")
+        os._exit(1)  # from a rendezvous thread: the engines exit 1 on a failed process group
+
+    error = cluster.start(log, fatal)
+    if error:
+        log("ERROR", error, source="cluster")
+        return 1
+    if not cluster.head:
+        if spec.engine == "vllm":
+            log("INFO", "Launching %d data parallel engine(s) in headless mode (DP ranks %s of %d), with head node "
+                "address tcp://%s:%d" % (len(cluster.own), ", ".join(map(str, cluster.own)), cluster.size,
+                                         cluster.host, cluster.port))
+        else:
+            log("INFO", "node rank %d of %d: connecting to the head at %s:%d (--dist-init-addr)"
+                % (cluster.own[0], cluster.size, cluster.host, cluster.port))
+    elif spec.engine == "vllm":
+        log("INFO", "Waiting for %d remote core engine proc(s) to start (DP ranks %s; %s)"
+            % (cluster.size - len(cluster.own), ", ".join(map(str, cluster.missing())), cluster.where),
+            source="utils.py")
+    else:
+        return None  # the SGLang head loads, binds and answers 503 until its ranks join (server.py)
+    # vLLM's head keeps its API port closed until every engine did its handshake; a worker does
+    # nothing before it joined. Short waits keep SIGTERM working (loading's handler raises SystemExit).
+    while not cluster.connected.wait(0.2):
+        pass
+    return None
+
+
+def _serve_cell_worker(spec, cluster, log):
+    """A rank >= 1: SGLang's dummy health server (200 on /health no matter what); vLLM headless: no port."""
+    stop = [False]
+
+    def on_term(signum, frame):
+        stop[0] = True
+
+    if spec.engine == "vllm":
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        log("INFO", "headless: DP ranks %s ready; no API server on this node" % ", ".join(map(str, cluster.own)),
+            source="core.py")
+        while not stop[0]:
+            time.sleep(0.2)
+        cluster.stop()
+        return 0
+    loop, _kind = _new_loop(False)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_dummy_health_server(spec, cluster, log))
+    finally:
+        loop.close()
+
+
+async def _dummy_health_server(spec, cluster, log):
+    from aiohttp import web
+
+    async def ok(request):
+        return web.Response(status=200)
+
+    async def not_found(request):
+        return web.json_response({"detail": "Not Found"}, status=404)
+
+    app = web.Application()
+    app.router.add_get("/health", ok)
+    app.router.add_get("/health_generate", ok)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, spec.host, spec.port).start()
+    except OSError as exc:
+        log("ERROR", "[Errno %s] error while attempting to bind on address (%r, %d): %s"
+            % (exc.errno, spec.host, spec.port, exc.strerror))
+        await runner.cleanup()
+        return 1
+    log("INFO", "Dummy health check server started in background on %s:%d (node rank %d: only rank 0 serves "
+        "the API)" % (spec.host, spec.port, cluster.own[0]))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    cluster.stop()
+    await runner.cleanup()
+    return 0

@@ -78,6 +78,7 @@ class Emulator:
         self.dead = False
         self.warming = settings.warmup_seconds > 0
         self.shutting_down = False
+        self.cluster = None  # a multi-node head's rendezvous (cluster.Cluster); set by the launcher
         self.tasks = set()
         self.keys = [k.encode() for k in spec.api_keys]
         self.created = int(time.time())
@@ -203,9 +204,20 @@ class Emulator:
                 "max_send_lateness_s": self.max_lateness,
                 "faults": self.faults.active(), "hf_token_from_file": self.hf_token_from_file,
                 "api_key_required": bool(self.keys), "tokenizer": "words (llmfleet_emulator.tokenizer)",
-                "vocab_size": tokenizer.VOCAB_SIZE}
+                "vocab_size": tokenizer.VOCAB_SIZE,
+                "cluster": self.cluster.status() if self.cluster is not None else None}
+
+    def _cell_problem(self):
+        """A multi-node head's 503: the missing or departed ranks, named (None when the cell is whole)."""
+        problem = self.cluster.problem() if self.cluster is not None else None
+        if problem is None:
+            return None
+        return web.json_response({"message": problem, "cluster": self.cluster.status()}, status=503)
 
     async def health(self, request):
+        cell = self._cell_problem()
+        if cell is not None:
+            return cell
         if self.dead or self.warming or self.shutting_down:
             return web.Response(status=503)
         return web.Response(status=200)
@@ -250,6 +262,9 @@ class Emulator:
         return web.json_response(json.loads(json.dumps(info, default=str)))
 
     async def health_generate(self, request):
+        cell = self._cell_problem()
+        if cell is not None:
+            return cell
         if self.dead or self.warming or self.shutting_down:
             return web.Response(status=503)
 
@@ -306,6 +321,9 @@ class Emulator:
 
     def _gate(self):
         """Faults and engine state that fail a generation request before it starts."""
+        if self.cluster is not None and self.cluster.problem():
+            raise RequestError(503, "the multi-node cell is not whole: %s" % self.cluster.problem(),
+                               kind="ServiceUnavailableError")
         if self.dead:
             raise RequestError(500, "EngineDeadError: the engine core died (emulated fault)", kind="InternalServerError")
         f = self.faults.http500_fraction
