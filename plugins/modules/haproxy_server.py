@@ -103,7 +103,7 @@ server:
     admin_state: {description: "ready, drain or maint", type: str, sample: drain}
     operational_state: {description: "stopped, starting, running or stopping (health checks)", type: str}
     status: {description: "HAProxy's status word of C(show stat) (UP, DOWN, DRAIN, MAINT, ...)", type: str}
-    sessions: {description: Current sessions (requests in flight, streams included), type: int}
+    sessions: {description: "Current sessions (requests in flight, streams included)", type: int}
     queued: {description: Requests queued for this server, type: int}
     sessions_total: {description: Sessions since HAProxy started, type: int}
     check_status: {description: Last health check's status, type: str}
