@@ -121,8 +121,8 @@ def router_servers(endpoints, allow_custom_health_path=False, option="router_end
             raise RouterInputError(
                 "%s.health_path is %s but %s serves %s: the health check would mark the server down "
                 "(404, or 401 on /v1/* with an API key); use %s, or set router_allow_custom_health_path: true "
-                "if this server really answers 200 there" % (where, show(health_path), engine,
-                                                            " and ".join(known), known[0]))
+                "if this server really answers 200 there"
+                % (where, show(health_path), engine, " and ".join(known), known[0]))
         name = server_name(host, entry.get("instance"))
         if name in names:
             raise RouterInputError("%s and %s[%d] both become the HAProxy server %r (host-instance): give each "
