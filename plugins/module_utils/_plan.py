@@ -65,6 +65,8 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CUDA_TAG_RE = re.compile(r"(?<![a-z0-9])(cu)(\d{2})(\d)(?![0-9])")
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _REQUIRED_PLACEHOLDERS = ("{model_id}", "{served_model_name}", "{tensor_parallel_size}")
+# Hugging Face repository ids (huggingface_hub's validate_repo_id): ORG/NAME, at most 96 characters each.
+_MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
 
 # ---------------------------------------------------------------------------------------------
 # Profile validation: the schema of a profile, as data. Each spec is a type name, or
@@ -227,6 +229,13 @@ def validate_profile(name, profile):
     _check_control(profile, "", where)
     _check_spec(profile, _PROFILE_SPEC, "", where)
     builds = profile["builds"]
+    for build_name in sorted(builds):
+        model_id = builds[build_name]["model_id"]
+        if not _MODEL_ID_RE.match(model_id) or ".." in model_id:
+            raise PlanError(
+                "%s: key 'builds.%s.model_id' %s is not a Hugging Face repository id; it must be ORG/NAME of "
+                "letters, digits, '-', '_' and '.' (e.g. deepseek-ai/DeepSeek-V4-Flash), as the engine and the "
+                "weights cache name it" % (where, build_name, show(model_id)), option="profiles")
     names = set()
     for index, dep in enumerate(profile["deployments"]):
         path = "deployments[%d]" % index

@@ -19,6 +19,8 @@ def run_playbook(tmp_path, emu, host_vars, *extra):
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
         # What the serve role leaves behind: the plan (only the parts verify reads).
         "llmfleet_plan": {"port": emu.port, "served_model_name": "deepseek", "readiness": {"timeout_s": 30}},
+        # ... and whether it was deployed with a key (the table's Auth column; never the key).
+        "llmfleet_serve": {"api_key_required": bool(host_vars.get("serve_api_key"))},
         "verify_poll_interval": 0.2, "verify_client_host": "10.1.2.3",
     }, **host_vars)}}}}}
     inv = tmp_path / "inventory.json"
@@ -72,7 +74,8 @@ def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_p
         "  claude",
     ]
     table = task_result(out, "Fleet verify summary", play=1)["msg"]
-    assert table[2].split() == ["node1", "passed", "5/5", "http://10.1.2.3:%d/v1" % emu.port, "deepseek",
+    assert table[0].split()[:5] == ["Host", "Verify", "Endpoint", "Auth", "Model"]
+    assert table[2].split() == ["node1", "passed", "5/5", "http://10.1.2.3:%d/v1" % emu.port, "key", "deepseek",
                                 table[2].split()[-1]]
     assert KEY not in proc.stdout and KEY not in proc.stderr
 

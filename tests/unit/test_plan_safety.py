@@ -128,6 +128,23 @@ def test_profile_image_must_be_a_reference():
         validate_profile("evil", profile)
 
 
+@pytest.mark.parametrize("model_id", [
+    "deepseek [Service] ExecStartPre=/bin/touch /tmp/x", "no-org", "org/", "../../etc/passwd", "org/../x",
+    "-org/name", "org/na me", "org/näme",
+])
+def test_profile_model_id_must_be_a_hub_repository_id(model_id):
+    profile = evil_profile()
+    profile["builds"]["native"]["model_id"] = model_id
+    with pytest.raises(PlanError, match=r"profiles.evil: key 'builds.native.model_id' .* is not a Hugging Face "
+                                        r"repository id; it must be ORG/NAME") as caught:
+        validate_profile("evil", profile)
+    assert caught.value.details["option"] == "profiles"
+
+
+def test_profile_model_ids_of_the_builtin_builds_pass():
+    validate_profile("copy", evil_profile())  # deepseek-ai/DeepSeek-V4-Flash, sgl-project/DeepSeek-V4-Flash-FP8
+
+
 @pytest.mark.parametrize("kwargs, option", [
     (dict(served_model_name="deep\nseek"), "served_model_name"),
     (dict(image="vllm/vllm-openai:x\n"), "image"),
