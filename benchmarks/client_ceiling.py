@@ -116,13 +116,34 @@ class CpuSampler(threading.Thread):
 # ---------------------------------------------------------------------------------------------
 
 
-def run_client(kind, args, base_url, out_file, prefix, num_prompts, input_len, output_len, concurrency=None,
-               rate=None):
-    common = ["--base-url", base_url, "--endpoint", "/v1/chat/completions", "--dataset-name", "random",
-              "--random-input-len", str(input_len), "--random-output-len", str(output_len),
-              "--num-prompts", str(num_prompts), "--seed", "0", "--request-id-prefix", prefix,
-              "--save-result", "--save-detailed", "--result-filename", out_file, "--percentile-metrics",
-              "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99", "--ignore-eos"]
+def run_client(kind, args, base_url, out_file, prefix, num_prompts, input_len, output_len, concurrency=None, rate=None):
+    common = [
+        "--base-url",
+        base_url,
+        "--endpoint",
+        "/v1/chat/completions",
+        "--dataset-name",
+        "random",
+        "--random-input-len",
+        str(input_len),
+        "--random-output-len",
+        str(output_len),
+        "--num-prompts",
+        str(num_prompts),
+        "--seed",
+        "0",
+        "--request-id-prefix",
+        prefix,
+        "--save-result",
+        "--save-detailed",
+        "--result-filename",
+        out_file,
+        "--percentile-metrics",
+        "ttft,tpot,itl,e2el",
+        "--metric-percentiles",
+        "50,99",
+        "--ignore-eos",
+    ]
     if concurrency:
         common += ["--max-concurrency", str(concurrency)]
     if rate:
@@ -130,15 +151,39 @@ def run_client(kind, args, base_url, out_file, prefix, num_prompts, input_len, o
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1")
     env.pop("OPENAI_API_KEY", None)
     if kind == "ours":
-        cmd = [sys.executable, "-m", "llmfleet_bench", "--backend", "openai-chat", "--model", "deepseek",
-               "--served-model-name", "deepseek", "--workers", str(args.workers), "--disable-tqdm"] + common
+        cmd = [
+            sys.executable,
+            "-m",
+            "llmfleet_bench",
+            "--backend",
+            "openai-chat",
+            "--model",
+            "deepseek",
+            "--served-model-name",
+            "deepseek",
+            "--workers",
+            str(args.workers),
+            "--disable-tqdm",
+        ] + common
         env["PYTHONPATH"] = str(ROOT / "extensions" / "bench")
     else:
         # On a GPU host vLLM would take its CUDA platform and load its compiled kernels, which its
         # benchmark never runs (and which pack_vllm_client.sh leaves behind): the CPU platform it is.
         env["VLLM_TARGET_DEVICE"] = "cpu"
-        cmd = [args.vllm_python, "-c", VLLM_RUNNER, "--backend", "openai-chat", "--model", "deepseek",
-               "--served-model-name", "deepseek", "--tokenizer", args.tokenizer_dir, "--disable-tqdm"] + common
+        cmd = [
+            args.vllm_python,
+            "-c",
+            VLLM_RUNNER,
+            "--backend",
+            "openai-chat",
+            "--model",
+            "deepseek",
+            "--served-model-name",
+            "deepseek",
+            "--tokenizer",
+            args.tokenizer_dir,
+            "--disable-tqdm",
+        ] + common
     log = open(out_file + ".log", "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
     sampler = CpuSampler(proc.pid)
@@ -204,8 +249,14 @@ def analyse(kind, result, trace, prefix, sampler, offered, what):
         window[1] = max(window[1], recv[-1])
         chunks += len(recv)
     achieved = result["output_throughput"] if what == "tokens" else result["request_throughput"]
-    out = {"client": kind, "offered": offered, "achieved": achieved, "completed": result["completed"],
-           "failed": result["failed"], "matched": len(c_ttft)}
+    out = {
+        "client": kind,
+        "offered": offered,
+        "achieved": achieved,
+        "completed": result["completed"],
+        "failed": result["failed"],
+        "matched": len(c_ttft),
+    }
     if not c_ttft:
         out.update(keeps_up=False, behind=True, note="no request matched the trace")
         return out
@@ -214,15 +265,19 @@ def analyse(kind, result, trace, prefix, sampler, offered, what):
     itl_err = (med(c_itl) - med(s_itl)) if c_itl else 0.0
     ordered = sorted(delays)
     cpu = sampler.between(window[0], window[1])
-    out.update({
-        "ttft_error_ms": ttft_err * 1e3, "itl_error_ms": itl_err * 1e3,
-        "delay_median_ms": med(ordered) * 1e3, "delay_p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1e3,
-        "server_itl_median_ms": med(s_itl) * 1e3 if s_itl else 0.0,
-        "server_ttft_median_ms": med(s_handler) * 1e3 if s_handler else 0.0,
-        "cpu_percent": 100.0 * cpu[0] / cpu[1] if cpu and cpu[1] > 0 else None,
-        "chunks_per_cpu_s": chunks / cpu[0] if cpu and cpu[0] > 0 else None,
-        "requests_per_cpu_s": len(c_ttft) / cpu[0] if cpu and cpu[0] > 0 else None,
-    })
+    out.update(
+        {
+            "ttft_error_ms": ttft_err * 1e3,
+            "itl_error_ms": itl_err * 1e3,
+            "delay_median_ms": med(ordered) * 1e3,
+            "delay_p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1e3,
+            "server_itl_median_ms": med(s_itl) * 1e3 if s_itl else 0.0,
+            "server_ttft_median_ms": med(s_handler) * 1e3 if s_handler else 0.0,
+            "cpu_percent": 100.0 * cpu[0] / cpu[1] if cpu and cpu[1] > 0 else None,
+            "chunks_per_cpu_s": chunks / cpu[0] if cpu and cpu[0] > 0 else None,
+            "requests_per_cpu_s": len(c_ttft) / cpu[0] if cpu and cpu[0] > 0 else None,
+        }
+    )
     out["behind"] = achieved < 0.9 * offered
     return out
 
@@ -277,14 +332,32 @@ def sweep(args, what, levels, tmp):
                         seconds = args.output_len * args.step_ms / 1000.0
                         n = max(level * args.rounds, level)
                         offered = level / (args.step_ms / 1000.0)
-                        result, sampler = run_client(kind, args, emu.base_url, out_file, prefix, n, args.input_len,
-                                                     args.output_len, concurrency=level)
+                        result, sampler = run_client(
+                            kind,
+                            args,
+                            emu.base_url,
+                            out_file,
+                            prefix,
+                            n,
+                            args.input_len,
+                            args.output_len,
+                            concurrency=level,
+                        )
                     else:
                         n = int(level * args.rps_seconds)
                         offered = float(level)
                         seconds = args.rps_seconds
-                        result, sampler = run_client(kind, args, emu.base_url, out_file, prefix, n, args.input_len,
-                                                     args.rps_output_len, rate=level)
+                        result, sampler = run_client(
+                            kind,
+                            args,
+                            emu.base_url,
+                            out_file,
+                            prefix,
+                            n,
+                            args.input_len,
+                            args.rps_output_len,
+                            rate=level,
+                        )
                     tries.append(analyse(kind, result, load_trace(trace, prefix), prefix, sampler, offered, what))
                 # other load on the machine only ever makes a run worse: keep the best attempt
                 key = "delay_median_ms" if what == "tokens" else "ttft_error_ms"
@@ -303,18 +376,36 @@ def sweep(args, what, levels, tmp):
 def print_row(what, row, seconds):
     unit = "tok/s" if what == "tokens" else "req/s"
     if "ttft_error_ms" not in row:
-        print("  %-5s level %-5s offered %9.0f %s: %s" % (row["client"], row["level"], row["offered"], unit,
-                                                          row.get("note")), flush=True)
+        print(
+            "  %-5s level %-5s offered %9.0f %s: %s"
+            % (row["client"], row["level"], row["offered"], unit, row.get("note")),
+            flush=True,
+        )
         return
-    print("  %-5s level %-5s offered %9.0f %s achieved %9.0f  TTFT err %7.2f ms  ITL err %7.2f ms  "
-          "delay p50 %6.2f p99 %7.2f ms  server TTFT %6.2f ms  CPU %s  %s%s" % (
-              row["client"], row["level"], row["offered"], unit, row["achieved"], row["ttft_error_ms"],
-              row["itl_error_ms"], row["delay_median_ms"], row["delay_p99_ms"], row["server_ttft_median_ms"],
-              "%.0f%%" % row["cpu_percent"] if row["cpu_percent"] is not None else "?",
-              "keeps up" if row["keeps_up"] else "DISTORTS",
-              " (server-limited)" if row.get("server_limited") else
-              " (short of the offered load: the client's own start lag)" if row.get("client_lag") else ""),
-          flush=True)
+    print(
+        "  %-5s level %-5s offered %9.0f %s achieved %9.0f  TTFT err %7.2f ms  ITL err %7.2f ms  "
+        "delay p50 %6.2f p99 %7.2f ms  server TTFT %6.2f ms  CPU %s  %s%s"
+        % (
+            row["client"],
+            row["level"],
+            row["offered"],
+            unit,
+            row["achieved"],
+            row["ttft_error_ms"],
+            row["itl_error_ms"],
+            row["delay_median_ms"],
+            row["delay_p99_ms"],
+            row["server_ttft_median_ms"],
+            "%.0f%%" % row["cpu_percent"] if row["cpu_percent"] is not None else "?",
+            "keeps up" if row["keeps_up"] else "DISTORTS",
+            " (server-limited)"
+            if row.get("server_limited")
+            else " (short of the offered load: the client's own start lag)"
+            if row.get("client_lag")
+            else "",
+        ),
+        flush=True,
+    )
 
 
 def ceilings(rows):
@@ -334,8 +425,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="our client's worker processes")
     parser.add_argument("--emulator-workers", type=int, default=2)
     parser.add_argument("--step-ms", type=float, default=10.0, help="emulator decode step: one token per stream")
-    parser.add_argument("--levels", default="64,128,192,256,320,384",
-                        help="concurrency levels (output-token sweep)")
+    parser.add_argument("--levels", default="64,128,192,256,320,384", help="concurrency levels (output-token sweep)")
     parser.add_argument("--rates", default="200,400,600,800,1000,1200", help="request rates (request sweep)")
     parser.add_argument("--input-len", type=int, default=32)
     parser.add_argument("--output-len", type=int, default=128)
@@ -351,20 +441,28 @@ def main(argv=None):
         if not os.path.exists(args.vllm_python):
             parser.error("no vLLM venv at %s: run bash benchmarks/setup_vllm_venv.sh first" % args.vllm_python)
         if not os.path.exists(os.path.join(args.tokenizer_dir, "tokenizer.json")):
-            subprocess.check_call([args.vllm_python, str(ROOT / "benchmarks" / "emulator_tokenizer.py"),
-                                   args.tokenizer_dir], env=dict(os.environ, PYTHONPATH=str(EMULATOR_PATH)))
-    print("client ceiling: our client with %d worker processes vs vllm bench serve; emulator 'fast' with %d "
-          "workers; %d CPU cores on this machine" % (args.workers, args.emulator_workers, os.cpu_count()))
+            subprocess.check_call(
+                [args.vllm_python, str(ROOT / "benchmarks" / "emulator_tokenizer.py"), args.tokenizer_dir],
+                env=dict(os.environ, PYTHONPATH=str(EMULATOR_PATH)),
+            )
+    print(
+        "client ceiling: our client with %d worker processes vs vllm bench serve; emulator 'fast' with %d "
+        "workers; %d CPU cores on this machine" % (args.workers, args.emulator_workers, os.cpu_count())
+    )
     all_rows = {}
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         if "tokens" not in args.skip:
-            print("\n-- output tokens: one token per %.0f ms per stream, %d in / %d out, closed loop --"
-                  % (args.step_ms, args.input_len, args.output_len))
+            print(
+                "\n-- output tokens: one token per %.0f ms per stream, %d in / %d out, closed loop --"
+                % (args.step_ms, args.input_len, args.output_len)
+            )
             all_rows["tokens"] = sweep(args, "tokens", [int(x) for x in args.levels.split(",")], tmp)
         if "requests" not in args.skip:
-            print("\n-- requests: %d in / %d out, no model time, Poisson arrivals --"
-                  % (args.input_len, args.rps_output_len))
+            print(
+                "\n-- requests: %d in / %d out, no model time, Poisson arrivals --"
+                % (args.input_len, args.rps_output_len)
+            )
             all_rows["requests"] = sweep(args, "requests", [float(x) for x in args.rates.split(",")], tmp)
     print("\n== ceilings (highest achieved rate at a level where the client kept up) ==")
     for what, rows in all_rows.items():
@@ -372,16 +470,22 @@ def main(argv=None):
         unit = "output tok/s" if what == "tokens" else "req/s"
         ours, theirs = found.get("ours", {}).get("ceiling", 0.0), found.get("vllm", {}).get("ceiling", 0.0)
         ratio = ours / theirs if theirs else float("inf")
-        print("%-9s ours %10.0f %s   vllm bench serve %10.0f %s   ratio %.2fx" % (what, ours, unit, theirs, unit, ratio))
+        print(
+            "%-9s ours %10.0f %s   vllm bench serve %10.0f %s   ratio %.2fx" % (what, ours, unit, theirs, unit, ratio)
+        )
         for kind in ("ours", "vllm"):
             key = "chunks_per_cpu_s" if what == "tokens" else "requests_per_cpu_s"
             effs = [r[key] for r in rows if r["client"] == kind and r.get(key)]
             if effs:
-                print("          %-5s CPU efficiency: %.0f %s per client CPU-second (median over levels)"
-                      % (kind, statistics.median(effs), "chunks" if what == "tokens" else "requests"))
+                print(
+                    "          %-5s CPU efficiency: %.0f %s per client CPU-second (median over levels)"
+                    % (kind, statistics.median(effs), "chunks" if what == "tokens" else "requests")
+                )
         if any(r.get("server_limited") for r in rows):
-            print("          levels marked server-limited: the emulator could not pace them on this machine; "
-                  "a ceiling at or above them is a lower bound")
+            print(
+                "          levels marked server-limited: the emulator could not pace them on this machine; "
+                "a ceiling at or above them is a lower bound"
+            )
     print("took %.0f s" % (time.time() - started))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

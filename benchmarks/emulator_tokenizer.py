@@ -22,7 +22,7 @@ from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
 
 def build(out_dir):
     vocab = {word: i for i, word in enumerate(emu.VOCAB)}
-    specials = emu.VOCAB[:emu.FIRST_WORD_ID]
+    specials = emu.VOCAB[: emu.FIRST_WORD_ID]
     unk = specials[-1]  # a reserved id: never produced by the word vocabulary
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=unk))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -31,9 +31,12 @@ def build(out_dir):
     tok.save(os.path.join(out_dir, "tokenizer.json"))
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": specials[emu.BOS], "eos_token": specials[emu.EOS], "unk_token": unk,
+        "bos_token": specials[emu.BOS],
+        "eos_token": specials[emu.EOS],
+        "unk_token": unk,
         "additional_special_tokens": [s for s in specials if s not in (specials[emu.BOS], specials[emu.EOS], unk)],
-        "model_max_length": 1048576, "clean_up_tokenization_spaces": False,
+        "model_max_length": 1048576,
+        "clean_up_tokenization_spaces": False,
     }
     with open(os.path.join(out_dir, "tokenizer_config.json"), "w", encoding="utf-8") as handle:
         json.dump(config, handle, ensure_ascii=False, indent=1)

@@ -109,40 +109,73 @@ def accuracy_table(result, truth, prefix):
             verdict = "info"
         else:
             verdict = "pass" if ok else "FAIL"
-        lines.append("%-11s %14.3f %14.3f %10.3f %7.2f%% %12s  %s (limit %.2f ms)"
-                     % (name.upper(), c_med, t_med, err, pct, paired, verdict, limit))
-    lines.append("truth: the server's chunk send times on the client's clock (CLOCK_MONOTONIC), from the client's "
-                 "start; SERVER_TTFT: the server's own view, handler entry -> first chunk")
-    lines.append("requests compared: %d%s; ITL samples: %d client / %d server" % (
-        len(data["ttft"][0]), " (%d without a trace line)" % missing if missing else "",
-        len(data["itl"][0]), len(data["itl"][1])))
+        lines.append(
+            "%-11s %14.3f %14.3f %10.3f %7.2f%% %12s  %s (limit %.2f ms)"
+            % (name.upper(), c_med, t_med, err, pct, paired, verdict, limit)
+        )
+    lines.append(
+        "truth: the server's chunk send times on the client's clock (CLOCK_MONOTONIC), from the client's "
+        "start; SERVER_TTFT: the server's own view, handler entry -> first chunk"
+    )
+    lines.append(
+        "requests compared: %d%s; ITL samples: %d client / %d server"
+        % (
+            len(data["ttft"][0]),
+            " (%d without a trace line)" % missing if missing else "",
+            len(data["itl"][0]),
+            len(data["itl"][1]),
+        )
+    )
     return lines, verdicts
 
 
 def run_accuracy(args):
     with tempfile.TemporaryDirectory() as tmp:
         trace = os.path.join(tmp, "trace.jsonl")
-        env = {"EMULATOR_PRESET": args.preset, "EMULATOR_TIME_SCALE": str(args.time_scale),
-               "EMULATOR_TRACE_FILE": trace, "EMULATOR_WORKERS": str(args.emulator_workers)}
+        env = {
+            "EMULATOR_PRESET": args.preset,
+            "EMULATOR_TIME_SCALE": str(args.time_scale),
+            "EMULATOR_TRACE_FILE": trace,
+            "EMULATOR_WORKERS": str(args.emulator_workers),
+        }
         prefix = "gt-%d-" % os.getpid()
         with Emulator(env=env, log_path=os.path.join(tmp, "emulator.log")) as emu:
-            cfg = {"base_url": emu.base_url, "served_model_name": "deepseek",
-                   "model_id": "deepseek-ai/DeepSeek-V4-Flash", "random_input_len": args.input_len,
-                   "random_output_len": args.output_len, "num_prompts": args.num_prompts,
-                   "max_concurrency": args.concurrency, "num_warmups": 1, "save_detailed": True,
-                   "request_id_prefix": prefix, "workers": args.workers}
+            cfg = {
+                "base_url": emu.base_url,
+                "served_model_name": "deepseek",
+                "model_id": "deepseek-ai/DeepSeek-V4-Flash",
+                "random_input_len": args.input_len,
+                "random_output_len": args.output_len,
+                "num_prompts": args.num_prompts,
+                "max_concurrency": args.concurrency,
+                "num_warmups": 1,
+                "save_detailed": True,
+                "request_id_prefix": prefix,
+                "workers": args.workers,
+            }
             started = time.time()
             result = client.run_benchmark(cfg)
             wall = time.time() - started
         truth = load_trace(trace)
-    print("Ground truth: preset %s, time scale %g, %d prompts %d in / %d out, concurrency %d, client workers %d"
-          % (args.preset, args.time_scale, args.num_prompts, args.input_len, args.output_len, args.concurrency,
-             args.workers))
+    print(
+        "Ground truth: preset %s, time scale %g, %d prompts %d in / %d out, concurrency %d, client workers %d"
+        % (
+            args.preset,
+            args.time_scale,
+            args.num_prompts,
+            args.input_len,
+            args.output_len,
+            args.concurrency,
+            args.workers,
+        )
+    )
     lines, verdicts = accuracy_table(result, truth, prefix)
     print("\n".join(lines))
     check = result["llmfleet"]["client"]
-    print("client self-check: CPU %.0f%%, loop lag p99 %.2f ms, max %.2f ms, flagged: %s; run took %.1f s"
-          % (check["cpu_percent_max"], check["loop_lag_p99_ms"], check["loop_lag_max_ms"], check["flagged"], wall))
+    print(
+        "client self-check: CPU %.0f%%, loop lag p99 %.2f ms, max %.2f ms, flagged: %s; run took %.1f s"
+        % (check["cpu_percent_max"], check["loop_lag_p99_ms"], check["loop_lag_max_ms"], check["flagged"], wall)
+    )
     ok = all(verdicts.values())
     print("RESULT: %s" % ("pass" if ok else "FAIL"))
     return 0 if ok else 1
@@ -182,25 +215,40 @@ def run_seed(args):
     for name in args.presets:
         with tempfile.TemporaryDirectory() as tmp:
             trace = os.path.join(tmp, "trace.jsonl")
-            env = {"EMULATOR_PRESET": name, "EMULATOR_TIME_SCALE": str(args.time_scale),
-                   "EMULATOR_WORKERS": str(args.emulator_workers), "EMULATOR_TRACE_FILE": trace}
+            env = {
+                "EMULATOR_PRESET": name,
+                "EMULATOR_TIME_SCALE": str(args.time_scale),
+                "EMULATOR_WORKERS": str(args.emulator_workers),
+                "EMULATOR_TRACE_FILE": trace,
+            }
             prefix = "seed-%d-" % os.getpid()
             with Emulator(env=env, log_path=os.path.join(tmp, "emulator.log")) as emu:
-                cfg = {"base_url": emu.base_url, "served_model_name": "deepseek",
-                       "model_id": "deepseek-ai/DeepSeek-V4-Flash", "random_input_len": args.input_len,
-                       "random_output_len": args.output_len, "num_prompts": args.num_prompts,
-                       "max_concurrency": args.concurrency, "num_warmups": 1, "workers": args.workers,
-                       "save_detailed": True, "request_id_prefix": prefix}
+                cfg = {
+                    "base_url": emu.base_url,
+                    "served_model_name": "deepseek",
+                    "model_id": "deepseek-ai/DeepSeek-V4-Flash",
+                    "random_input_len": args.input_len,
+                    "random_output_len": args.output_len,
+                    "num_prompts": args.num_prompts,
+                    "max_concurrency": args.concurrency,
+                    "num_warmups": 1,
+                    "workers": args.workers,
+                    "save_detailed": True,
+                    "request_id_prefix": prefix,
+                }
                 started = time.time()
                 result = client.run_benchmark(cfg)
                 wall = time.time() - started
             truth = load_trace(trace)
-        model = simulate.simulate(presets.PRESETS[name], args.num_prompts, args.concurrency, args.input_len,
-                                  args.output_len)
+        model = simulate.simulate(
+            presets.PRESETS[name], args.num_prompts, args.concurrency, args.input_len, args.output_len
+        )
         seed = presets.SEED_TABLES.get(name, {})
         print("\n== %s (%s) ==" % (name, presets.PRESETS[name].description))
-        print("time scale %g: the run took %.1f s of wall time (%.0f s at real speed; dataset %.1f s)"
-              % (args.time_scale, wall, result["duration"] * args.time_scale, result["llmfleet"]["dataset"]["build_s"]))
+        print(
+            "time scale %g: the run took %.1f s of wall time (%.0f s at real speed; dataset %.1f s)"
+            % (args.time_scale, wall, result["duration"] * args.time_scale, result["llmfleet"]["dataset"]["build_s"])
+        )
         print("%-34s %12s %14s %14s %9s" % ("metric", "seed", "emulator model", "our client", "vs seed"))
         print("-" * 87)
         for key, label, kind in SEED_ROWS:
@@ -209,17 +257,34 @@ def run_seed(args):
             diff = "%+.1f%%" % (100.0 * (ours - want) / want) if want else ""
             print("%-34s %12s %14.1f %14.1f %9s" % (label, "%.1f" % want if want else "-", model[key], ours, diff))
         check = result["llmfleet"]["client"]
-        print("completed %d, failed %d, valid %s; client CPU %.0f%%, loop lag p99 %.2f ms, flagged %s"
-              % (result["completed"], result["failed"], result["llmfleet"]["valid"], check["cpu_percent_max"],
-                 check["loop_lag_p99_ms"], check["flagged"]))
+        print(
+            "completed %d, failed %d, valid %s; client CPU %.0f%%, loop lag p99 %.2f ms, flagged %s"
+            % (
+                result["completed"],
+                result["failed"],
+                result["llmfleet"]["valid"],
+                check["cpu_percent_max"],
+                check["loop_lag_p99_ms"],
+                check["flagged"],
+            )
+        )
         # where a figure differs from the model: did the client mis-measure, or did the server send late?
         data = series(result, truth, prefix)[0]
         print("client vs the server's own send times (wall ms at time scale %g):" % args.time_scale)
         for metric in ("ttft", "tpot", "itl"):
             ours, real = data[metric]
-            print("  %-5s median %.3f vs %.3f, p99 %.3f vs %.3f, mean %.3f vs %.3f" % (
-                metric.upper(), statistics.median(ours) * 1e3, statistics.median(real) * 1e3,
-                _p99(ours) * 1e3, _p99(real) * 1e3, statistics.fmean(ours) * 1e3, statistics.fmean(real) * 1e3))
+            print(
+                "  %-5s median %.3f vs %.3f, p99 %.3f vs %.3f, mean %.3f vs %.3f"
+                % (
+                    metric.upper(),
+                    statistics.median(ours) * 1e3,
+                    statistics.median(real) * 1e3,
+                    _p99(ours) * 1e3,
+                    _p99(real) * 1e3,
+                    statistics.fmean(ours) * 1e3,
+                    statistics.fmean(real) * 1e3,
+                )
+            )
         if not result["llmfleet"]["valid"] or result["failed"]:
             status = 1
     return status

@@ -38,5 +38,7 @@ build-check: venv ## build the collection tarball, install it, and render every 
 	    || { echo "ansible-doc failed for llmfleet.serving.$$m"; exit 1; }; \
 	  echo "ansible-doc llmfleet.serving.$$m: ok"; done
 
-lint: venv link ## ansible-lint, production profile
+lint: venv link ## ruff (Python lint + format check, pyproject.toml) and ansible-lint, production profile
+	ruff check .
+	ruff format --check .
 	ansible-lint --profile production

@@ -4,6 +4,7 @@ The collection is developed in place: ``.collections/ansible_collections/llmflee
 is a symbolic link to the repository root, created here (and by ``make``) when missing.
 Playbooks run with ``ANSIBLE_COLLECTIONS_PATH=.collections`` see the same tree.
 """
+
 import os
 import sys
 from pathlib import Path

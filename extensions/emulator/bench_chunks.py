@@ -71,8 +71,15 @@ async def _client(port, streams, duration, max_tokens, result):
     import aiohttp
 
     url = "http://127.0.0.1:%d/v1/chat/completions" % port
-    payload = json.dumps({"model": "bench", "messages": [{"role": "user", "content": "go"}], "stream": True,
-                          "max_tokens": max_tokens, "ignore_eos": True}).encode()
+    payload = json.dumps(
+        {
+            "model": "bench",
+            "messages": [{"role": "user", "content": "go"}],
+            "stream": True,
+            "max_tokens": max_tokens,
+            "ignore_eos": True,
+        }
+    ).encode()
     headers = {"Content-Type": "application/json"}
     events = 0
     completed = 0
@@ -99,6 +106,7 @@ async def _client(port, streams, duration, max_tokens, result):
 def client_process(port, streams, duration, max_tokens, result):
     try:
         import uvloop
+
         loop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()
@@ -108,21 +116,44 @@ def client_process(port, streams, duration, max_tokens, result):
 
 def measure(workers, duration, streams, clients, max_tokens, python, preset="fast", time_scale=1.0):
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               EMULATOR_PRESET=preset, EMULATOR_TIME_SCALE=str(time_scale), EMULATOR_LOAD_SECONDS="0",
-               EMULATOR_WORKERS=str(workers))
-    proc = subprocess.Popen([python, "-m", "llmfleet_emulator", "vllm", "serve", "--model", "bench",
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        EMULATOR_PRESET=preset,
+        EMULATOR_TIME_SCALE=str(time_scale),
+        EMULATOR_LOAD_SECONDS="0",
+        EMULATOR_WORKERS=str(workers),
+    )
+    proc = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "llmfleet_emulator",
+            "vllm",
+            "serve",
+            "--model",
+            "bench",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_port(port, proc)
         time.sleep(0.3)  # let every worker bind
         result = multiprocessing.Queue()
         cpu0 = cpu_seconds(proc.pid)
         t0 = time.monotonic()
-        procs = [multiprocessing.Process(target=client_process,
-                                         args=(port, max(1, streams // clients), duration, max_tokens, result))
-                 for _i in range(clients)]
+        procs = [
+            multiprocessing.Process(
+                target=client_process, args=(port, max(1, streams // clients), duration, max_tokens, result)
+            )
+            for _i in range(clients)
+        ]
         for p in procs:
             p.start()
         outs = [result.get(timeout=duration + 60) for _i in procs]
@@ -134,10 +165,17 @@ def measure(workers, duration, streams, clients, max_tokens, python, preset="fas
         proc.terminate()
         proc.wait(timeout=10)
     chunks = sum(o[0] for o in outs)
-    return {"workers": workers, "chunks": chunks, "requests": sum(o[1] for o in outs), "wall_s": wall,
-            "chunks_per_s": chunks / wall, "chunks_per_s_per_worker": chunks / wall / workers,
-            "server_cpu_s": cpu, "chunks_per_server_cpu_s": chunks / cpu if cpu else float("nan"),
-            "client_cpu_s": sum(o[2] for o in outs)}
+    return {
+        "workers": workers,
+        "chunks": chunks,
+        "requests": sum(o[1] for o in outs),
+        "wall_s": wall,
+        "chunks_per_s": chunks / wall,
+        "chunks_per_s_per_worker": chunks / wall / workers,
+        "server_cpu_s": cpu,
+        "chunks_per_server_cpu_s": chunks / cpu if cpu else float("nan"),
+        "client_cpu_s": sum(o[2] for o in outs),
+    }
 
 
 def main(argv=None):
@@ -148,26 +186,41 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--max-tokens", type=int, default=2000, help="tokens (chunks) per stream")
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs the emulator")
-    parser.add_argument("--preset", default="fast",
-                        help="timing preset (default fast; a timed one with a large --time-scale measures the "
-                             "timer path)")
+    parser.add_argument(
+        "--preset",
+        default="fast",
+        help="timing preset (default fast; a timed one with a large --time-scale measures the timer path)",
+    )
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of the table")
     args = parser.parse_args(argv)
-    print("machine: %d CPU cores; %d client processes, %d streams, %.0f s each; preset %s, time scale %g"
-          % (os.cpu_count(), args.clients, args.streams, args.duration, args.preset, args.time_scale))
+    print(
+        "machine: %d CPU cores; %d client processes, %d streams, %.0f s each; preset %s, time scale %g"
+        % (os.cpu_count(), args.clients, args.streams, args.duration, args.preset, args.time_scale)
+    )
     if not args.json:
-        print("%8s %12s %18s %14s %22s %14s" % ("workers", "chunks/s", "chunks/s/worker", "server CPU s",
-                                                "chunks/server-CPU-s", "client CPU s"))
+        print(
+            "%8s %12s %18s %14s %22s %14s"
+            % ("workers", "chunks/s", "chunks/s/worker", "server CPU s", "chunks/server-CPU-s", "client CPU s")
+        )
     for n in [int(w) for w in args.workers.split(",")]:
-        r = measure(n, args.duration, args.streams, args.clients, args.max_tokens, args.python, args.preset,
-                    args.time_scale)
+        r = measure(
+            n, args.duration, args.streams, args.clients, args.max_tokens, args.python, args.preset, args.time_scale
+        )
         if args.json:
             print(json.dumps(r))
         else:
-            print("%8d %12.0f %18.0f %14.1f %22.0f %14.1f" % (
-                n, r["chunks_per_s"], r["chunks_per_s_per_worker"], r["server_cpu_s"],
-                r["chunks_per_server_cpu_s"], r["client_cpu_s"]))
+            print(
+                "%8d %12.0f %18.0f %14.1f %22.0f %14.1f"
+                % (
+                    n,
+                    r["chunks_per_s"],
+                    r["chunks_per_s_per_worker"],
+                    r["server_cpu_s"],
+                    r["chunks_per_server_cpu_s"],
+                    r["client_cpu_s"],
+                )
+            )
     return 0
 
 

@@ -85,10 +85,11 @@ def _setup(venv):
 
 
 def _run_dump(venv, engine):
-    out = subprocess.run([str(venv / "bin" / "python"), __file__, "--dump", engine], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), __file__, "--dump", engine], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout
     line = [x for x in out.splitlines() if x.startswith("LLMFLEET-FLAGS ")][-1]
-    return json.loads(line[len("LLMFLEET-FLAGS "):])
+    return json.loads(line[len("LLMFLEET-FLAGS ") :])
 
 
 def _literal(data):
@@ -100,12 +101,15 @@ def _literal(data):
 def write(catalogs):
     flags = {engine: {data["version"]: data["flags"]} for engine, data in catalogs.items()}
     options = {
-        engine: {data["version"]: {
-            "allow_abbrev": data["allow_abbrev"],
-            # FlexibleArgumentParser: '--a_b' is '--a-b', and '--json-flag.key value' sets one key.
-            "underscores_are_dashes": engine == "vllm",
-            "dotted_keys": engine == "vllm",
-        }} for engine, data in catalogs.items()
+        engine: {
+            data["version"]: {
+                "allow_abbrev": data["allow_abbrev"],
+                # FlexibleArgumentParser: '--a_b' is '--a-b', and '--json-flag.key value' sets one key.
+                "underscores_are_dashes": engine == "vllm",
+                "dotted_keys": engine == "vllm",
+            }
+        }
+        for engine, data in catalogs.items()
     }
     text = '''# -*- coding: utf-8 -*-
 # Copyright: llmfleet.serving contributors
@@ -124,8 +128,12 @@ from __future__ import annotations
 ENGINE_FLAGS = %(flags)s
 
 PARSER_OPTIONS = %(options)s
-''' % {"vllm": catalogs["vllm"]["version"], "sglang": catalogs["sglang"]["version"],
-       "flags": _literal(flags), "options": _literal(options)}
+''' % {
+        "vllm": catalogs["vllm"]["version"],
+        "sglang": catalogs["sglang"]["version"],
+        "flags": _literal(flags),
+        "options": _literal(options),
+    }
     OUTPUT.write_text(text)
     for engine, data in sorted(catalogs.items()):
         print("%s %s: %d flags" % (engine, data["version"], len(data["flags"])))
@@ -143,8 +151,10 @@ def main(argv):
         _setup(venv)
     catalogs = {engine: _run_dump(venv, engine) for engine in ("vllm", "sglang")}
     if catalogs["vllm"]["version"] != VLLM_VERSION or catalogs["sglang"]["version"] != SGLANG_VERSION:
-        sys.exit("installed versions %s differ from the requested vLLM %s / SGLang %s"
-                 % ({e: d["version"] for e, d in catalogs.items()}, VLLM_VERSION, SGLANG_VERSION))
+        sys.exit(
+            "installed versions %s differ from the requested vLLM %s / SGLang %s"
+            % ({e: d["version"] for e, d in catalogs.items()}, VLLM_VERSION, SGLANG_VERSION)
+        )
     write(catalogs)
 
 

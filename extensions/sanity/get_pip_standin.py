@@ -5,6 +5,7 @@ ansible-test fetches ``get-pip-<version>.py`` from a host CI cannot reach. This 
 install pip from the interpreter's bundled wheel, then install the requested packages from the
 configured package index.
 """
+
 import ensurepip
 import os
 import subprocess
@@ -28,6 +29,8 @@ for attempt in range(1, 5):
     status = subprocess.call(command)
     if status == 0 or attempt == 4:
         sys.exit(status)
-    sys.stderr.write(f"get_pip_standin: pip install failed (exit status {status}, attempt {attempt} of 4); "
-                     f"trying again in {5 * 2 ** (attempt - 1)} s\n")
+    sys.stderr.write(
+        f"get_pip_standin: pip install failed (exit status {status}, attempt {attempt} of 4); "
+        f"trying again in {5 * 2 ** (attempt - 1)} s\n"
+    )
     time.sleep(5 * 2 ** (attempt - 1))

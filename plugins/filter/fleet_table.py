@@ -63,7 +63,9 @@ def _cell(value, digits):
 
 def fleet_table(rows, columns=None, digits=1):
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
-        raise AnsibleFilterError("fleet_table expects a list of dictionaries (one per host), got %r" % type(rows).__name__)
+        raise AnsibleFilterError(
+            "fleet_table expects a list of dictionaries (one per host), got %r" % type(rows).__name__
+        )
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
     keys, headers = [], []
@@ -78,6 +80,6 @@ def fleet_table(rows, columns=None, digits=1):
     return lines
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"fleet_table": fleet_table}

@@ -21,6 +21,6 @@ def instance_name(value, option="name"):
     return value
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"instance_name": instance_name}

@@ -16,27 +16,34 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check 
 def preflight_problems(fleet, findings, disk_headroom_gb=0):
     """One line per problem (``HOST: found; what would work``); [] when the fleet may be deployed."""
     if not isinstance(fleet, dict) or not isinstance(fleet.get("hosts"), dict):
-        raise AnsibleFilterError("preflight_problems: the fleet must be llmfleet.serving.fleet_plan's 'fleet' "
-                                 "(a mapping with hosts, cells, endpoints), found %s" % type(fleet).__name__)
+        raise AnsibleFilterError(
+            "preflight_problems: the fleet must be llmfleet.serving.fleet_plan's 'fleet' "
+            "(a mapping with hosts, cells, endpoints), found %s" % type(fleet).__name__
+        )
     if not isinstance(findings, dict):
-        raise AnsibleFilterError("preflight_problems: findings must map inventory host names to their findings, "
-                                 "found %s" % type(findings).__name__)
+        raise AnsibleFilterError(
+            "preflight_problems: findings must map inventory host names to their findings, "
+            "found %s" % type(findings).__name__
+        )
     try:
         headroom = float(disk_headroom_gb)
     except (TypeError, ValueError):
-        raise AnsibleFilterError("preflight_problems: disk_headroom_gb %r must be a number of GB (e.g. 10)"
-                                 % (disk_headroom_gb,))
+        raise AnsibleFilterError(
+            "preflight_problems: disk_headroom_gb %r must be a number of GB (e.g. 10)" % (disk_headroom_gb,)
+        ) from None
     return problems(fleet, findings, headroom)
 
 
 def preflight_probe_args(fleet, host):
     """What llmfleet.serving.host_preflight looks at on ``host``, and its part in its cell's reachability check."""
     if not isinstance(fleet, dict) or not isinstance(fleet.get("hosts"), dict):
-        raise AnsibleFilterError("preflight_probe_args: the fleet must be llmfleet.serving.fleet_plan's 'fleet' "
-                                 "(a mapping with hosts, cells, endpoints), found %s" % type(fleet).__name__)
+        raise AnsibleFilterError(
+            "preflight_probe_args: the fleet must be llmfleet.serving.fleet_plan's 'fleet' "
+            "(a mapping with hosts, cells, endpoints), found %s" % type(fleet).__name__
+        )
     return probe_args(fleet, host)
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"preflight_problems": preflight_problems, "preflight_probe_args": preflight_probe_args}

@@ -41,12 +41,15 @@ def _field(field):
 
 def _scalar(value, field, filter_name):
     if isinstance(value, (dict, list, tuple, set)) or value is None:
-        raise AnsibleFilterError("%s: %s must be a string or a number, got %s %r" % (
-            filter_name, _field(field), type(value).__name__, value))
+        raise AnsibleFilterError(
+            "%s: %s must be a string or a number, got %s %r" % (filter_name, _field(field), type(value).__name__, value)
+        )
     if isinstance(value, bool):
         # str(True) would write "True", which no engine flag or systemd setting means.
-        raise AnsibleFilterError("%s: %s must be a string or a number, got the boolean %r; quote it in YAML "
-                                 "(\"true\") if a word is meant" % (filter_name, _field(field), value))
+        raise AnsibleFilterError(
+            "%s: %s must be a string or a number, got the boolean %r; quote it in YAML "
+            "(\"true\") if a word is meant" % (filter_name, _field(field), value)
+        )
     return str(value)
 
 
@@ -61,8 +64,10 @@ def systemd_word(value, field=None):
     """
     s = _scalar(value, field, "systemd_word")
     if "\x00" in s:
-        raise AnsibleFilterError("systemd_word: %s holds a NUL character, which no command-line argument can "
-                                 "carry: %r; remove it" % (_field(field), s))
+        raise AnsibleFilterError(
+            "systemd_word: %s holds a NUL character, which no command-line argument can "
+            "carry: %r; remove it" % (_field(field), s)
+        )
     s = s.replace("%", "%%").replace("$", "$$")
     if s and not _NEEDS_QUOTES.search(s):
         return s
@@ -81,8 +86,10 @@ def systemd_command_lines(words, field=None):
     """The words quoted with systemd_word, one option per line (a word starting with ``-`` opens a
     line, the values after it follow on it), lines joined by a backslash continuation."""
     if not isinstance(words, (list, tuple)):
-        raise AnsibleFilterError("systemd_command_lines: %s must be a list of words, got %s %r" % (
-            _field(field), type(words).__name__, words))
+        raise AnsibleFilterError(
+            "systemd_command_lines: %s must be a list of words, got %s %r"
+            % (_field(field), type(words).__name__, words)
+        )
     lines, current = [], []
     for word in words:
         if str(word).startswith("-") and current:
@@ -105,17 +112,20 @@ def systemd_value(value, field=None, glob=False):
     if bad:
         raise AnsibleFilterError(
             "%s holds the control character %r, which cannot go into a systemd unit line (a line break would "
-            "start a new setting): %r; use printable characters only" % (_field(field), bad.group(0), s))
+            "start a new setting): %r; use printable characters only" % (_field(field), bad.group(0), s)
+        )
     if s.endswith("\\"):
         raise AnsibleFilterError(
             "%s ends with a backslash, which systemd reads as 'continued on the next line': %r; remove the "
-            "trailing backslash" % (_field(field), s))
+            "trailing backslash" % (_field(field), s)
+        )
     if glob:
         bad_glob = _GLOB.search(s)
         if bad_glob:
             raise AnsibleFilterError(
                 "%s holds %r, which systemd reads as a glob pattern in this path (EnvironmentFile=): %r; use a "
-                "directory name without * ? [ ] { } or backslash" % (_field(field), bad_glob.group(0), s))
+                "directory name without * ? [ ] { } or backslash" % (_field(field), bad_glob.group(0), s)
+            )
     return s.replace("%", "%%")
 
 
@@ -129,19 +139,24 @@ def quadlet_value(value, field=None):
 
 def _env_items(variables, filter_name, field):
     if not isinstance(variables, dict):
-        raise AnsibleFilterError("%s: %s must be a dictionary of variable names to values, got %s" % (
-            filter_name, _field(field), type(variables).__name__))
+        raise AnsibleFilterError(
+            "%s: %s must be a dictionary of variable names to values, got %s"
+            % (filter_name, _field(field), type(variables).__name__)
+        )
     items = []
     for name, value in variables.items():
         if not isinstance(name, str) or not _ENV_NAME.match(name):
-            raise AnsibleFilterError("%s: %s: %r is not an environment variable name (letters, digits and _, "
-                                     "not starting with a digit)" % (filter_name, _field(field), name))
+            raise AnsibleFilterError(
+                "%s: %s: %r is not an environment variable name (letters, digits and _, "
+                "not starting with a digit)" % (filter_name, _field(field), name)
+            )
         # The values are secrets: errors name the variable, never the value.
         value = _scalar(value, "%s (%s)" % (_field(field), name), filter_name)
         if re.search(r"[\r\n\x00]", value):
             raise AnsibleFilterError(
                 "%s: the value of %s in %s holds a line break or NUL, which an env file cannot hold (the value is "
-                "not shown); give it on one line" % (filter_name, name, _field(field)))
+                "not shown); give it on one line" % (filter_name, name, _field(field))
+            )
         items.append((name, value))
     return items
 
@@ -157,11 +172,13 @@ def systemd_env_file(variables, field=None):
     """The lines of a file for systemd's ``EnvironmentFile=``: ``NAME="VALUE"`` with ``\\ " ` $``
     escaped by a backslash (what systemd unescapes in a double-quoted value), no trailing newline.
     A value with a line break or NUL is refused."""
-    return "\n".join('%s="%s"' % (name, _SYSTEMD_ENV_ESCAPE.sub(r"\\\1", value))
-                     for name, value in _env_items(variables, "systemd_env_file", field))
+    return "\n".join(
+        '%s="%s"' % (name, _SYSTEMD_ENV_ESCAPE.sub(r"\\\1", value))
+        for name, value in _env_items(variables, "systemd_env_file", field)
+    )
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {
             "systemd_word": systemd_word,

@@ -16,6 +16,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._bench_stream imp
 
 try:
     import aiohttp
+
     HAS_AIOHTTP = True
 except ImportError:  # the module_utils must import where aiohttp is absent (GPU hosts)
     aiohttp = None
@@ -25,11 +26,13 @@ perf_counter = __import__("time").perf_counter
 
 
 def new_session(cfg, limit):
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ttl_dns_cache=300,
-                                     keepalive_timeout=60, force_close=False)
+    connector = aiohttp.TCPConnector(
+        limit=limit, limit_per_host=limit, ttl_dns_cache=300, keepalive_timeout=60, force_close=False
+    )
     timeout = aiohttp.ClientTimeout(total=cfg["request_timeout"], sock_read=cfg["stream_idle_timeout"])
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, read_bufsize=cfg["read_bufsize"],
-                                 trust_env=cfg["trust_env"])
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, read_bufsize=cfg["read_bufsize"], trust_env=cfg["trust_env"]
+    )
 
 
 async def send_request(session, url, body, headers, rec, want_text=False, timeout_s=None, skip_role=False):
@@ -54,8 +57,10 @@ async def send_request(session, url, body, headers, rec, want_text=False, timeou
                 parser.feed(data, perf_counter())
             parser.finish(perf_counter())
     except asyncio.TimeoutError:
-        rec.error = ("request timed out after %s s (request_timeout / stream_idle_timeout): the stream stalled or "
-                     "the server is too slow" % (timeout_s if timeout_s is not None else "?"))
+        rec.error = (
+            "request timed out after %s s (request_timeout / stream_idle_timeout): the stream stalled or "
+            "the server is too slow" % (timeout_s if timeout_s is not None else "?")
+        )
     except Exception as exc:  # noqa: BLE001 - any failure of one request is that request's error
         if HAS_AIOHTTP and isinstance(exc, aiohttp.ClientConnectorError):
             rec.error = "cannot connect: %s" % (exc.os_error or exc)

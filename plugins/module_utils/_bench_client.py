@@ -99,7 +99,6 @@ from __future__ import annotations
 
 import gc
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_aiohttp import HAS_AIOHTTP
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_config import normalize_config
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_prepare import prepare
@@ -111,14 +110,17 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._bench_run import
     run_workers,
 )
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_stream import request_body
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 
 
 def run_benchmark(config):
     """Run the benchmark described by ``config`` (see the module docstring); return the result dict."""
     cfg = normalize_config(config)
     if cfg["http_client"] == "aiohttp" and not HAS_AIOHTTP:
-        raise BenchmarkError("http_client is 'aiohttp' but the Python package aiohttp is not installed on the host "
-                             "that runs the benchmark: pip install aiohttp, or use http_client 'raw' (the default)")
+        raise BenchmarkError(
+            "http_client is 'aiohttp' but the Python package aiohttp is not installed on the host "
+            "that runs the benchmark: pip install aiohttp, or use http_client 'raw' (the default)"
+        )
     progress = cfg["progress"]
     prompts, info, warmup = prepare(cfg, progress)
     plan = [(p.request_id, request_body(cfg, p.prompt, p.output_len), p.prompt_len, p.output_len) for p in prompts]

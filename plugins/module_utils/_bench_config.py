@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 import uuid
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_metrics as metrics_mod
-
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 
 DEFAULTS = {
     "base_url": None,
@@ -110,18 +109,27 @@ def normalize_config(config):
     if not isinstance(cfg["endpoint"], str) or not cfg["endpoint"].startswith("/"):
         errors.append("endpoint must be a path starting with '/', got %r" % (cfg["endpoint"],))
     elif not cfg["endpoint"].rstrip("/").endswith("chat/completions"):
-        errors.append("endpoint must be a chat completions path such as /v1/chat/completions (backend openai-chat), "
-                      "got %r" % (cfg["endpoint"],))
+        errors.append(
+            "endpoint must be a chat completions path such as /v1/chat/completions (backend openai-chat), "
+            "got %r" % (cfg["endpoint"],)
+        )
     if not cfg["served_model_name"] or not isinstance(cfg["served_model_name"], str):
         errors.append("served_model_name (the model name the server serves, its --served-model-name) is required")
     if cfg["dataset_name"] != "random":
-        errors.append("dataset_name must be 'random' (the only dataset this client generates), got %r"
-                      % (cfg["dataset_name"],))
+        errors.append(
+            "dataset_name must be 'random' (the only dataset this client generates), got %r" % (cfg["dataset_name"],)
+        )
     if cfg["backend"] not in ("openai-chat", "vllm-chat", "openai"):
         errors.append("backend must be openai-chat, got %r" % (cfg["backend"],))
 
-    minimums = {"random_input_len": 1, "random_output_len": 1, "num_prompts": 1, "num_warmups": 0,
-                "workers": 1, "seed": None}
+    minimums = {
+        "random_input_len": 1,
+        "random_output_len": 1,
+        "num_prompts": 1,
+        "num_warmups": 0,
+        "workers": 1,
+        "seed": None,
+    }
     for key in _INT_OPTIONS:
         value = cfg[key]
         if not _is_int(value):
@@ -156,8 +164,9 @@ def normalize_config(config):
             raise ValueError
         cfg["request_rate"] = rate
     except (TypeError, ValueError):
-        errors.append("request_rate must be a positive number of requests per second or 'inf', got %r"
-                      % (cfg["request_rate"],))
+        errors.append(
+            "request_rate must be a positive number of requests per second or 'inf', got %r" % (cfg["request_rate"],)
+        )
     try:
         burst = _as_float(cfg["burstiness"])
         if math.isnan(burst) or burst <= 0:
@@ -179,8 +188,9 @@ def normalize_config(config):
     metrics = _split_list(cfg["percentile_metrics"])
     bad = [m for m in metrics if m not in ("ttft", "tpot", "itl", "e2el")]
     if bad or not metrics:
-        errors.append("percentile_metrics must be a list drawn from ttft, tpot, itl, e2el, got %r"
-                      % (cfg["percentile_metrics"],))
+        errors.append(
+            "percentile_metrics must be a list drawn from ttft, tpot, itl, e2el, got %r" % (cfg["percentile_metrics"],)
+        )
     cfg["percentile_metrics"] = metrics
     try:
         pcts = [_as_float(p) for p in _split_list(cfg["metric_percentiles"])]
@@ -188,8 +198,9 @@ def normalize_config(config):
             raise ValueError
         cfg["metric_percentiles"] = pcts
     except (TypeError, ValueError):
-        errors.append("metric_percentiles must be a list of numbers between 0 and 100, got %r"
-                      % (cfg["metric_percentiles"],))
+        errors.append(
+            "metric_percentiles must be a list of numbers between 0 and 100, got %r" % (cfg["metric_percentiles"],)
+        )
     goodput = cfg["goodput"] or {}
     if isinstance(goodput, (list, tuple)):  # vLLM's "ttft:500" pairs
         try:

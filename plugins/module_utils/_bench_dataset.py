@@ -49,7 +49,7 @@ WORDS = (
 WORDS = tuple(dict.fromkeys(WORDS))  # without repeats, so every word is equally likely
 
 
-class PromptSpec(object):
+class PromptSpec:
     """One request of the dataset."""
 
     __slots__ = ("index", "request_id", "prompt", "prompt_len", "output_len")
@@ -135,8 +135,17 @@ async def fit_to_length(tokenizer, sequences, targets, rngs, pool, max_retry=MAX
     return list(zip(texts, counts))
 
 
-async def build_random_dataset(tokenizer, num_prompts, input_len, output_len, range_ratio=0.0, seed=0,
-                               request_id_prefix="llmfleet-bench-", vocab_size=None, stream="prompt"):
+async def build_random_dataset(
+    tokenizer,
+    num_prompts,
+    input_len,
+    output_len,
+    range_ratio=0.0,
+    seed=0,
+    request_id_prefix="llmfleet-bench-",
+    vocab_size=None,
+    stream="prompt",
+):
     """``num_prompts`` ``PromptSpec`` with exact prompt lengths for ``tokenizer``.
 
     ``tokenizer``: an object with ``async encode_batch(texts) -> [[ids]]`` and
@@ -149,12 +158,20 @@ async def build_random_dataset(tokenizer, num_prompts, input_len, output_len, ra
     rng = random.Random("%s:lengths:%s" % (stream, seed))
     in_lens, out_lens = sample_lengths(rng, num_prompts, input_len, output_len, range_ratio)
     rngs = [random.Random("%s:%s:%d" % (stream, seed, i)) for i in range(num_prompts)]
-    info = {"dataset": "random", "seed": seed, "range_ratio": range_ratio, "tokenizer": "none",
-            "prompt_len_exact": False, "token_pool": None, "length_mismatches": 0}
+    info = {
+        "dataset": "random",
+        "seed": seed,
+        "range_ratio": range_ratio,
+        "tokenizer": "none",
+        "prompt_len_exact": False,
+        "token_pool": None,
+        "length_mismatches": 0,
+    }
     if tokenizer is None:
         texts = [word_text(rngs[i], in_lens[i]) for i in range(num_prompts)]
-        prompts = [PromptSpec(i, request_id_prefix + str(i), texts[i], in_lens[i], out_lens[i])
-                   for i in range(num_prompts)]
+        prompts = [
+            PromptSpec(i, request_id_prefix + str(i), texts[i], in_lens[i], out_lens[i]) for i in range(num_prompts)
+        ]
         return prompts, info
     if vocab_size:
         pool = list(range(int(vocab_size)))

@@ -37,31 +37,48 @@ GOODPUT_METRICS = ("ttft", "tpot", "e2el")
 # explains itself).
 LLMFLEET_DEFINITIONS = {
     "ttft_content": "time from start to the first SSE message whose delta carries non-empty content or "
-                    "reasoning text (vLLM's ttft counts the first choices message, often an empty role chunk)",
+    "reasoning text (vLLM's ttft counts the first choices message, often an empty role chunk)",
     "itl_token_weighted": "inter-token latency per output token: each choices message's gap divided by the tokens "
-                          "it carried, counted once per token (per-chunk usage when the server streams it, "
-                          "otherwise tokens estimated from the message's share of the text)",
+    "it carried, counted once per token (per-chunk usage when the server streams it, "
+    "otherwise tokens estimated from the message's share of the text)",
     "client_queue_time": "time a request waited in the client for a free concurrency slot (or its scheduled "
-                         "arrival), excluded from ttft and e2el as in vLLM",
+    "arrival), excluded from ttft and e2el as in vLLM",
     "valid": "false when a successful request did not do the requested work: completion_tokens != requested "
-             "output length, finish_reason != 'length', or prompt tokens other than requested (plus one constant "
-             "chat-template overhead)",
+    "output length, finish_reason != 'length', or prompt tokens other than requested (plus one constant "
+    "chat-template overhead)",
     "client": "client self-check: event-loop lag and CPU of each load-generator process; 'flagged' when the "
-              "client may have distorted the latency figures",
+    "client may have distorted the latency figures",
     "max_concurrent_requests_per_second_bucket": "peak concurrency as released vLLM (0.33) reports it: the most "
-                                                 "requests active within one 1 s bucket; max_concurrent_requests "
-                                                 "is vLLM main's exact peak of overlapping requests",
+    "requests active within one 1 s bucket; max_concurrent_requests "
+    "is vLLM main's exact peak of overlapping requests",
 }
 
 
-class RequestRecord(object):
+class RequestRecord:
     """What the client measured for one request (times in seconds, ``perf_counter`` base)."""
 
     __slots__ = (
-        "index", "request_id", "expected_prompt_len", "expected_output_len",
-        "success", "error", "status", "arrival_time", "start_time", "end_time", "ttft", "itl", "latency",
-        "output_tokens", "prompt_len", "generated_text", "finish_reason", "ttft_content",
-        "chunk_chars", "chunk_tokens", "stream_error",
+        "index",
+        "request_id",
+        "expected_prompt_len",
+        "expected_output_len",
+        "success",
+        "error",
+        "status",
+        "arrival_time",
+        "start_time",
+        "end_time",
+        "ttft",
+        "itl",
+        "latency",
+        "output_tokens",
+        "prompt_len",
+        "generated_text",
+        "finish_reason",
+        "ttft_content",
+        "chunk_chars",
+        "chunk_tokens",
+        "stream_error",
     )
 
     def __init__(self, index=0, request_id="", expected_prompt_len=0, expected_output_len=0):
@@ -71,21 +88,21 @@ class RequestRecord(object):
         self.expected_output_len = expected_output_len
         self.success = False
         self.error = ""
-        self.status = None            # HTTP status, None when no response
-        self.arrival_time = 0.0       # when the request was due (before waiting for a slot)
-        self.start_time = 0.0         # just before sending
-        self.end_time = 0.0           # when the request finished, succeeded or not
+        self.status = None  # HTTP status, None when no response
+        self.arrival_time = 0.0  # when the request was due (before waiting for a slot)
+        self.start_time = 0.0  # just before sending
+        self.end_time = 0.0  # when the request finished, succeeded or not
         self.ttft = 0.0
-        self.itl = []                 # gap before each choices message after the first
+        self.itl = []  # gap before each choices message after the first
         self.latency = 0.0
-        self.output_tokens = None     # usage.completion_tokens
+        self.output_tokens = None  # usage.completion_tokens
         self.prompt_len = expected_prompt_len  # usage.prompt_tokens when reported
         self.generated_text = ""
         self.finish_reason = None
         self.ttft_content = None
-        self.chunk_chars = []         # characters of content + reasoning per choices message
-        self.chunk_tokens = None      # exact tokens per choices message when the server streams usage
-        self.stream_error = None      # an error object sent inside a 200 stream
+        self.chunk_chars = []  # characters of content + reasoning per choices message
+        self.chunk_tokens = None  # exact tokens per choices message when the server streams usage
+        self.stream_error = None  # an error object sent inside a 200 stream
 
     @property
     def client_queue_time(self):
@@ -266,7 +283,7 @@ def peak_output_and_concurrency(successful):
         events.append((rec.start_time + rec.latency, -1))
     events.sort(key=lambda e: (e[0], e[1]))
     current = peak = 0
-    for dummy, delta in events:
+    for _when, delta in events:
         current += delta
         if current > peak:
             peak = current
@@ -289,8 +306,13 @@ def concurrency_per_second_bucket(successful):
     return max(buckets)
 
 
-def calculate_metrics(records, duration, percentiles=DEFAULT_METRIC_PERCENTILES,
-                      goodput=None, percentile_metrics=DEFAULT_PERCENTILE_METRICS):
+def calculate_metrics(
+    records,
+    duration,
+    percentiles=DEFAULT_METRIC_PERCENTILES,
+    goodput=None,
+    percentile_metrics=DEFAULT_PERCENTILE_METRICS,
+):
     """vLLM's ``calculate_metrics`` plus the result fields it writes in ``benchmark()``.
 
     ``records`` are ``RequestRecord`` in prompt order; ``duration`` in seconds.
@@ -416,8 +438,11 @@ def token_weighted_itls(rec):
 
 
 _CONTRACT_LABELS = (
-    ("completion_tokens", "returned a completion_tokens other than the requested output length "
-                          "(the server stopped early or ignored ignore_eos / max_completion_tokens)"),
+    (
+        "completion_tokens",
+        "returned a completion_tokens other than the requested output length "
+        "(the server stopped early or ignored ignore_eos / max_completion_tokens)",
+    ),
     ("finish_reason", "ended with a finish_reason other than 'length'"),
     ("prompt_tokens", "had a prompt length other than requested"),
     ("no_usage", "reported no usage (the server ignored stream_options.include_usage)"),
@@ -432,8 +457,9 @@ def _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_templa
     elif rec.output_tokens is None:
         problems.append(("no_usage", "no usage.completion_tokens in the stream"))
     elif int(rec.output_tokens) != int(rec.expected_output_len):
-        problems.append(("completion_tokens", "completion_tokens %s != requested %s"
-                         % (rec.output_tokens, rec.expected_output_len)))
+        problems.append(
+            ("completion_tokens", "completion_tokens %s != requested %s" % (rec.output_tokens, rec.expected_output_len))
+        )
     if check_output and rec.finish_reason != "length":
         problems.append(("finish_reason", "finish_reason %r != 'length'" % (rec.finish_reason,)))
     if rec.prompt_len is not None:
@@ -444,16 +470,25 @@ def _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_templa
             limit = max(1.0, rec.expected_prompt_len * prompt_tolerance_pct / 100.0) + max(0, overhead or 0)
             bad = abs(diff) > limit
         if bad:
-            problems.append(("prompt_tokens", "prompt_tokens %s != requested %s%s" % (
-                rec.prompt_len, rec.expected_prompt_len,
-                " + chat-template overhead %s" % overhead if overhead else "")))
+            problems.append(
+                (
+                    "prompt_tokens",
+                    "prompt_tokens %s != requested %s%s"
+                    % (
+                        rec.prompt_len,
+                        rec.expected_prompt_len,
+                        " + chat-template overhead %s" % overhead if overhead else "",
+                    ),
+                )
+            )
     if rec.stream_error:
         problems.append(("stream_error", "error inside the stream: %s" % rec.stream_error))
     return problems
 
 
-def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, max_template_overhead=64,
-                    check_output=True):
+def contract_checks(
+    records, prompt_len_exact=True, prompt_tolerance_pct=5.0, max_template_overhead=64, check_output=True
+):
     """Did each successful request do the requested work?
 
     - ``completion_tokens`` equals the requested output length (``ignore_eos`` honoured, no early stop);
@@ -480,22 +515,28 @@ def contract_checks(records, prompt_len_exact=True, prompt_tolerance_pct=5.0, ma
     first = {}
     offenders = []
     for rec in ok:
-        problems = _check_one(rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead,
-                              check_output)
+        problems = _check_one(
+            rec, overhead, prompt_len_exact, prompt_tolerance_pct, max_template_overhead, check_output
+        )
         for code, text in problems:
             counts[code] += 1
             first.setdefault(code, (rec.index, text))
         if problems:
-            offenders.append({"index": rec.index, "request_id": rec.request_id,
-                              "reasons": [text for dummy, text in problems]})
+            offenders.append(
+                {"index": rec.index, "request_id": rec.request_id, "reasons": [text for dummy, text in problems]}
+            )
     reasons = []
     for code, label in _CONTRACT_LABELS:
         if counts[code]:
-            reasons.append("%d of %d successful requests %s; first: request %s: %s"
-                           % (counts[code], len(ok), label, first[code][0], first[code][1]))
+            reasons.append(
+                "%d of %d successful requests %s; first: request %s: %s"
+                % (counts[code], len(ok), label, first[code][0], first[code][1])
+            )
     if overhead is not None and prompt_len_exact and not 0 <= overhead <= max_template_overhead:
-        reasons.append("prompt_tokens differ from the requested length by %d tokens, more than a chat template "
-                       "adds (0..%d)" % (overhead, max_template_overhead))
+        reasons.append(
+            "prompt_tokens differ from the requested length by %d tokens, more than a chat template "
+            "adds (0..%d)" % (overhead, max_template_overhead)
+        )
     return {
         "checked": len(ok),
         "valid": not reasons,
@@ -514,10 +555,16 @@ def failure_summary(records, limit=10):
     for rec in records:
         if rec.success:
             continue
-        key = (rec.error or "unknown error").strip().splitlines()[0][:300] if (rec.error or "").strip() else "unknown error"
+        key = (
+            (rec.error or "unknown error").strip().splitlines()[0][:300]
+            if (rec.error or "").strip()
+            else "unknown error"
+        )
         groups.setdefault(key, []).append(rec.index)
-    out = [{"error": k, "count": len(v), "first_requests": v[:5]}
-           for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    out = [
+        {"error": k, "count": len(v), "first_requests": v[:5]}
+        for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
     return out[:limit]
 
 

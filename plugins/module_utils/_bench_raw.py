@@ -36,9 +36,9 @@ class RawStream(asyncio.Protocol):
         self.parser = None
         self.head = b""
         self.status = None
-        self.mode = None          # "chunked" | "length" | "close"
-        self.remaining = 0        # bytes left in the current chunk (chunked) or in the body (length)
-        self.need_crlf = False    # a chunk's data ended; its CRLF is next
+        self.mode = None  # "chunked" | "length" | "close"
+        self.remaining = 0  # bytes left in the current chunk (chunked) or in the body (length)
+        self.need_crlf = False  # a chunk's data ended; its CRLF is next
         self.buf = b""
         self.error_body = None
         self.keep_alive = True
@@ -56,8 +56,10 @@ class RawStream(asyncio.Protocol):
             if self.mode == "close" and self.status is not None:
                 self._done(perf_counter())
             else:
-                self._fail("ServerDisconnectedError: the server closed the connection%s"
-                           % ("" if self.got_bytes else " before answering"))
+                self._fail(
+                    "ServerDisconnectedError: the server closed the connection%s"
+                    % ("" if self.got_bytes else " before answering")
+                )
 
     def data_received(self, data):
         now = perf_counter()
@@ -66,8 +68,13 @@ class RawStream(asyncio.Protocol):
         self.got_bytes = True
         if self.idle_s:
             self._arm_idle()
-        if self.mode == "chunked" and not self.buf and not self.remaining and not self.need_crlf \
-                and self.error_body is None:
+        if (
+            self.mode == "chunked"
+            and not self.buf
+            and not self.remaining
+            and not self.need_crlf
+            and self.error_body is None
+        ):
             # the usual read: whole HTTP chunks, each one SSE message
             pos = 0
             size = len(data)
@@ -83,7 +90,7 @@ class RawStream(asyncio.Protocol):
                 end = eol + 2 + length
                 if length == 0 or end + 2 > size:
                     break
-                feed(data[eol + 2:end], now)
+                feed(data[eol + 2 : end], now)
                 pos = end + 2
             if pos >= size:
                 return
@@ -95,7 +102,7 @@ class RawStream(asyncio.Protocol):
                 if len(self.head) > 65536:
                     self._fail("the server sent more than 64 KiB of response headers")
                 return
-            data = self.head[end + 4:]
+            data = self.head[end + 4 :]
             try:
                 framed = self._headers(self.head[:end])
             except ValueError as exc:  # a malformed header value (Content-Length) ends this request
@@ -132,13 +139,15 @@ class RawStream(asyncio.Protocol):
     def _arm_idle(self):
         if self.idle is not None:
             self.idle.cancel()
-        self.idle = asyncio.get_running_loop().call_later(self.idle_s, self._timeout, self.idle_s,
-                                                          "stream_idle_timeout")
+        self.idle = asyncio.get_running_loop().call_later(
+            self.idle_s, self._timeout, self.idle_s, "stream_idle_timeout"
+        )
 
     def _timeout(self, seconds, option):
         if self.waiter is not None and not self.waiter.done():
-            self._fail("request timed out after %s s (%s): the stream stalled or the server is too slow"
-                       % (seconds, option))
+            self._fail(
+                "request timed out after %s s (%s): the stream stalled or the server is too slow" % (seconds, option)
+            )
             self.transport.abort()
 
     def _headers(self, raw):
@@ -189,7 +198,7 @@ class RawStream(asyncio.Protocol):
 
     def _body(self, data, now):
         if self.mode == "length":
-            take = data[:self.remaining]
+            take = data[: self.remaining]
             self.remaining -= len(take)
             self._deliver(take, now)
             if self.remaining <= 0:
@@ -210,7 +219,7 @@ class RawStream(asyncio.Protocol):
                 self.need_crlf = False
             if self.remaining:
                 take = min(self.remaining, size - pos)
-                out.append(buf[pos:pos + take])
+                out.append(buf[pos : pos + take])
                 pos += take
                 self.remaining -= take
                 if self.remaining == 0:
@@ -226,7 +235,7 @@ class RawStream(asyncio.Protocol):
                 return
             if chunk == 0:
                 # last chunk: optional trailers, then an empty line
-                end = buf.find(b"\r\n\r\n", eol) if buf[eol + 2:eol + 4] != b"\r\n" else eol
+                end = buf.find(b"\r\n\r\n", eol) if buf[eol + 2 : eol + 4] != b"\r\n" else eol
                 if end < 0:
                     break
                 if out:
@@ -267,7 +276,7 @@ class RawStream(asyncio.Protocol):
                 setattr(self, name, None)
 
 
-class RawTarget(object):
+class RawTarget:
     """Where and how the raw client connects, and the request head without its per-request fields."""
 
     def __init__(self, cfg):
@@ -278,10 +287,16 @@ class RawTarget(object):
         self.tls = url.scheme == "https"
         self.port = url.port or (443 if self.tls else 80)
         self.path = (url.path or "/") + ("?" + url.query if url.query else "")
-        headers = [("Host", url.netloc), ("Content-Type", "application/json"), ("Accept", "*/*"),
-                   ("User-Agent", "llmfleet-bench")]
+        headers = [
+            ("Host", url.netloc),
+            ("Content-Type", "application/json"),
+            ("Accept", "*/*"),
+            ("User-Agent", "llmfleet-bench"),
+        ]
         headers += sorted(auth_headers(cfg).items()) + sorted((cfg["headers"] or {}).items())
-        self.head = ("POST %s HTTP/1.1\r\n" % self.path + "".join("%s: %s\r\n" % kv for kv in headers)).encode("latin-1")
+        self.head = ("POST %s HTTP/1.1\r\n" % self.path + "".join("%s: %s\r\n" % kv for kv in headers)).encode(
+            "latin-1"
+        )
 
     def request_bytes(self, request_id, body):
         return self.head + b"Content-Length: %d\r\nx-request-id: %s\r\n\r\n" % (len(body), request_id.encode("latin-1"))

@@ -22,11 +22,15 @@ def client_self_check(cfg, checks):
         name = "worker %s" % c.get("worker", 0)
         # below a second the CPU share is dominated by start-up work, not by keeping up with streams
         if c["cpu_percent"] >= cfg["cpu_threshold_pct"] and c.get("wall_s", 0) >= _MIN_CPU_WINDOW_S:
-            reasons.append("%s used %.0f%% of a CPU core (threshold %.0f%%): the client may have delayed reads; "
-                           "raise workers" % (name, c["cpu_percent"], cfg["cpu_threshold_pct"]))
+            reasons.append(
+                "%s used %.0f%% of a CPU core (threshold %.0f%%): the client may have delayed reads; "
+                "raise workers" % (name, c["cpu_percent"], cfg["cpu_threshold_pct"])
+            )
         if c["loop_lag_p99_ms"] >= cfg["lag_threshold_ms"]:
-            reasons.append("%s event loop ran %.1f ms late at p99 (threshold %.1f ms): latencies may include client "
-                           "delay; raise workers" % (name, c["loop_lag_p99_ms"], cfg["lag_threshold_ms"]))
+            reasons.append(
+                "%s event loop ran %.1f ms late at p99 (threshold %.1f ms): latencies may include client "
+                "delay; raise workers" % (name, c["loop_lag_p99_ms"], cfg["lag_threshold_ms"])
+            )
     return {
         "workers": len(checks),
         "event_loop": "uvloop" if (cfg["use_uvloop"] and HAS_UVLOOP) else "asyncio",
@@ -50,7 +54,8 @@ def build_result(cfg, records, t0, checks, dataset_info=None, warmup=None):
     else:
         duration = 1e-9
     metrics, output_lens = metrics_mod.calculate_metrics(
-        records, duration, cfg["metric_percentiles"], cfg["goodput"], cfg["percentile_metrics"])
+        records, duration, cfg["metric_percentiles"], cfg["goodput"], cfg["percentile_metrics"]
+    )
     rate = cfg["request_rate"]
     result = {
         "date": time.strftime("%Y%m%d-%H%M%S"),
@@ -70,18 +75,29 @@ def build_result(cfg, records, t0, checks, dataset_info=None, warmup=None):
         "random_range_ratio": cfg["random_range_ratio"],
         "served_model_name": cfg["served_model_name"],
     }
-    for key in ("duration", "completed", "failed", "total_input_tokens", "total_output_tokens",
-                "request_throughput", "request_goodput", "output_throughput", "total_token_throughput"):
+    for key in (
+        "duration",
+        "completed",
+        "failed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "request_throughput",
+        "request_goodput",
+        "output_throughput",
+        "total_token_throughput",
+    ):
         result[key] = metrics[key]
-    result.update({
-        "input_lens": [int(r.prompt_len or 0) for r in records],
-        "output_lens": output_lens,
-        "ttfts": [r.ttft for r in records],
-        "itls": [list(r.itl) for r in records],
-        "latencies": [r.latency for r in records],
-        "start_times": [r.start_time - t0 for r in records],
-        "queue_times": [r.client_queue_time for r in records],
-    })
+    result.update(
+        {
+            "input_lens": [int(r.prompt_len or 0) for r in records],
+            "output_lens": output_lens,
+            "ttfts": [r.ttft for r in records],
+            "itls": [list(r.itl) for r in records],
+            "latencies": [r.latency for r in records],
+            "start_times": [r.start_time - t0 for r in records],
+            "queue_times": [r.client_queue_time for r in records],
+        }
+    )
     if cfg["save_generated_texts"]:
         result["generated_texts"] = [r.generated_text for r in records]
     result["errors"] = [r.error for r in records]
@@ -97,9 +113,12 @@ def build_result(cfg, records, t0, checks, dataset_info=None, warmup=None):
 
     dataset_info = dataset_info or {}
     contract = metrics_mod.contract_checks(
-        records, prompt_len_exact=dataset_info.get("prompt_len_exact", True),
-        prompt_tolerance_pct=cfg["prompt_tolerance_pct"], max_template_overhead=cfg["max_template_overhead"],
-        check_output=cfg["ignore_eos"])  # without ignore_eos a natural stop is allowed
+        records,
+        prompt_len_exact=dataset_info.get("prompt_len_exact", True),
+        prompt_tolerance_pct=cfg["prompt_tolerance_pct"],
+        max_template_overhead=cfg["max_template_overhead"],
+        check_output=cfg["ignore_eos"],
+    )  # without ignore_eos a natural stop is allowed
     self_check = client_self_check(cfg, checks)
     llmfleet = {
         "schema": 1,
@@ -125,5 +144,9 @@ def build_result(cfg, records, t0, checks, dataset_info=None, warmup=None):
 def no_success_message(cfg, result):
     groups = result["llmfleet"]["failures"]
     shown = "; ".join("%d x %s" % (g["count"], g["error"]) for g in groups[:3]) or "no error recorded"
-    return ("No request succeeded: all %d requests to %s%s failed (%s). No result is reported."
-            % (result["failed"], cfg["base_url"], cfg["endpoint"], shown))
+    return "No request succeeded: all %d requests to %s%s failed (%s). No result is reported." % (
+        result["failed"],
+        cfg["base_url"],
+        cfg["endpoint"],
+        shown,
+    )

@@ -14,14 +14,15 @@ import os
 import random
 import time
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_metrics as metrics_mod
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_aiohttp import new_session, send_request
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_config import auth_headers
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_raw import RawTarget, send_request_raw
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 
 try:
     import uvloop
+
     HAS_UVLOOP = True
 except ImportError:
     uvloop = None
@@ -57,7 +58,7 @@ def arrival_offsets(num, rate, burstiness, seed):
         return None
     rng = random.Random("arrivals:%s" % seed)
     delays = []
-    for dummy in range(num):
+    for _index in range(num):
         if math.isinf(burstiness):
             delays.append(1.0 / rate)
         else:
@@ -71,7 +72,7 @@ def arrival_offsets(num, rate, burstiness, seed):
     return delays
 
 
-class LocalCounter(object):
+class LocalCounter:
     def __init__(self, total):
         self.value = 0
         self.total = total
@@ -84,7 +85,7 @@ class LocalCounter(object):
         return index
 
 
-class _SharedCounter(object):
+class _SharedCounter:
     """The next prompt index, shared by worker processes (a multiprocessing.Value)."""
 
     def __init__(self, value, total):
@@ -152,8 +153,9 @@ async def drive(cfg, plan, counter, slots, t0, arrivals, on_done=None):
                     await asyncio.sleep(due - now)
                 rec.arrival_time = due
                 if raw:
-                    conn = await send_request_raw(target, conn, request_id, body, rec, want_text, timeout_s, idle_s,
-                                                  skip_role)
+                    conn = await send_request_raw(
+                        target, conn, request_id, body, rec, want_text, timeout_s, idle_s, skip_role
+                    )
                 else:
                     headers = dict(base_headers)
                     headers["x-request-id"] = request_id
@@ -232,8 +234,11 @@ def run_workers(cfg, plan, arrivals, progress):
     gc.collect()
     for w, n_slots in enumerate(slots):
         reader, writer = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker_main, name="llmfleet-bench-%d" % w,
-                           args=(cfg, plan, next_index, done, start, t0_value, n_slots, arrivals, writer))
+        proc = ctx.Process(
+            target=_worker_main,
+            name="llmfleet-bench-%d" % w,
+            args=(cfg, plan, next_index, done, start, t0_value, n_slots, arrivals, writer),
+        )
         proc.daemon = True
         proc.start()
         writer.close()
@@ -253,8 +258,9 @@ def run_workers(cfg, plan, arrivals, progress):
                     try:
                         results[w] = pipes[w].recv()
                     except EOFError:
-                        results[w] = {"error": "worker %d exited without a result (exit code %s)"
-                                      % (w, procs[w].exitcode)}
+                        results[w] = {
+                            "error": "worker %d exited without a result (exit code %s)" % (w, procs[w].exitcode)
+                        }
                     waiting.discard(w)
                 elif not procs[w].is_alive() and not pipes[w].poll(0):
                     results[w] = {"error": "worker %d died (exit code %s)" % (w, procs[w].exitcode)}
@@ -292,8 +298,9 @@ def _worker_main(cfg, plan, next_index, done, start, t0_value, n_slots, arrivals
                 done.value += 1
 
         gc.freeze()  # the inherited plan is static: keep the collector off it
-        records, check = run_loop(drive(cfg, plan, counter, n_slots, t0_value.value, arrivals, on_done),
-                                   cfg["use_uvloop"])
+        records, check = run_loop(
+            drive(cfg, plan, counter, n_slots, t0_value.value, arrivals, on_done), cfg["use_uvloop"]
+        )
         writer.send({"records": [r.to_dict() for r in records], "check": check})
     except BaseException as exc:  # noqa: BLE001 - report to the parent instead of dying silently
         try:

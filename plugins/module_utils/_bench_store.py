@@ -53,8 +53,15 @@ def build_fact(result, labels, timestamp):
         "valid": bool(result.get("llmfleet", {}).get("valid", True)),
         "settings": {
             key: result.get(key)
-            for key in ("backend", "model_id", "num_prompts", "max_concurrency", "request_rate",
-                        "random_input_len", "random_output_len")
+            for key in (
+                "backend",
+                "model_id",
+                "num_prompts",
+                "max_concurrency",
+                "request_rate",
+                "random_input_len",
+                "random_output_len",
+            )
             if key in result
         },
     }
@@ -71,6 +78,7 @@ def build_fact(result, labels, timestamp):
 def _label_text(labels):
     def escape(value):
         return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
     return ",".join('%s="%s"' % (key, escape(value)) for key, value in sorted(labels.items()) if value is not None)
 
 
@@ -104,7 +112,11 @@ def prometheus_textfile(result, labels, timestamp):
             lines.append("# TYPE %s gauge" % full)
             for stat, value in samples:
                 lines.append("%s{%s} %s" % (full, ",".join(x for x in (lab, 'stat="%s"' % stat) if x), repr(value)))
-    metric("valid", "1 when the run measured the requested workload", 1 if result.get("llmfleet", {}).get("valid", True) else 0)
+    metric(
+        "valid",
+        "1 when the run measured the requested workload",
+        1 if result.get("llmfleet", {}).get("valid", True) else 0,
+    )
     metric("timestamp_seconds", "When the benchmark finished (Unix time)", timestamp)
     return "\n".join(lines) + "\n"
 
@@ -118,8 +130,12 @@ def regression_check(current, baseline, threshold_pct):
     if threshold_pct is None:
         return {"checked": False, "passed": True, "details": [], "message": "no regression threshold set"}
     if not baseline:
-        return {"checked": False, "passed": True, "details": [],
-                "message": "no previous result to compare with: this run becomes the baseline"}
+        return {
+            "checked": False,
+            "passed": True,
+            "details": [],
+            "message": "no previous result to compare with: this run becomes the baseline",
+        }
     details = []
     checks = (
         ("output_throughput", "output throughput (tok/s)", -1),  # lower is worse
@@ -128,27 +144,50 @@ def regression_check(current, baseline, threshold_pct):
     for key, label, worse_sign in checks:
         new, old = _number(current.get(key)), _number(baseline.get(key))
         if new is None or old is None or old == 0:
-            details.append({"metric": key, "checked": False, "reason": "missing in %s" % ("baseline" if old is None or old == 0 else "result")})
+            details.append(
+                {
+                    "metric": key,
+                    "checked": False,
+                    "reason": "missing in %s" % ("baseline" if old is None or old == 0 else "result"),
+                }
+            )
             continue
         change_pct = (new - old) / old * 100.0
         regressed = change_pct * worse_sign > threshold_pct
-        details.append({"metric": key, "label": label, "previous": old, "current": new,
-                        "change_pct": round(change_pct, 2), "regressed": regressed, "checked": True})
+        details.append(
+            {
+                "metric": key,
+                "label": label,
+                "previous": old,
+                "current": new,
+                "change_pct": round(change_pct, 2),
+                "regressed": regressed,
+                "checked": True,
+            }
+        )
     regressed = [d for d in details if d.get("regressed")]
     if regressed:
         message = "; ".join(
-            "%s went from %.1f to %.1f (%+.1f%%, threshold %.1f%%)" % (d["label"], d["previous"], d["current"], d["change_pct"], threshold_pct)
+            "%s went from %.1f to %.1f (%+.1f%%, threshold %.1f%%)"
+            % (d["label"], d["previous"], d["current"], d["change_pct"], threshold_pct)
             for d in regressed
         )
         return {"checked": True, "passed": False, "details": details, "message": "Benchmark regression: " + message}
-    return {"checked": True, "passed": True, "details": details, "message": "within %.1f%% of the previous result" % threshold_pct}
+    return {
+        "checked": True,
+        "passed": True,
+        "details": details,
+        "message": "within %.1f%% of the previous result" % threshold_pct,
+    }
 
 
 def normalize_engine_result(raw, engine):
     """An engine's own benchmark JSON (``vllm bench serve --save-result`` or
     ``python3 -m sglang.bench_serving --output-file``) in our (vLLM's) field names."""
     if not isinstance(raw, dict):
-        raise BenchmarkError("engine_result must be the JSON object the engine's benchmark saved, got %s" % type(raw).__name__)
+        raise BenchmarkError(
+            "engine_result must be the JSON object the engine's benchmark saved, got %s" % type(raw).__name__
+        )
     result = dict(raw)
     if engine == "sglang":
         for old, new in _SGLANG_RENAMES.items():
@@ -157,15 +196,23 @@ def normalize_engine_result(raw, engine):
         if "total_token_throughput" not in result and _number(result.get("duration")):
             tokens = (result.get("total_input_tokens") or 0) + (result.get("total_output_tokens") or 0)
             result["total_token_throughput"] = tokens / result["duration"]
-        result.setdefault("failed", max(0, int(result.get("num_prompts", result.get("completed", 0))) - int(result.get("completed", 0))))
+        result.setdefault(
+            "failed",
+            max(0, int(result.get("num_prompts", result.get("completed", 0))) - int(result.get("completed", 0))),
+        )
     elif engine != "vllm":
         raise BenchmarkError("engine must be vllm or sglang to read an engine's benchmark result, got %r" % engine)
     missing = [key for key in _REQUIRED_RESULT_FIELDS if _number(result.get(key)) is None]
     if missing:
         raise BenchmarkError(
             "The %s benchmark result lacks %s: is it the file written by %s?"
-            % (engine, ", ".join(missing),
-               "vllm bench serve --save-result" if engine == "vllm" else "python3 -m sglang.bench_serving --output-file")
+            % (
+                engine,
+                ", ".join(missing),
+                "vllm bench serve --save-result"
+                if engine == "vllm"
+                else "python3 -m sglang.bench_serving --output-file",
+            )
         )
     llmfleet = dict(result.get("llmfleet") or {})
     llmfleet.update({"driver": "engine", "engine": engine})

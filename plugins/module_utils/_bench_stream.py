@@ -39,7 +39,7 @@ def request_body(cfg, prompt, output_len):
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
-class StreamParser(object):
+class StreamParser:
     """One response's SSE bytes -> its measurements on ``rec``; JSON decoded only where the fast path cannot read a message."""
 
     __slots__ = ("rec", "st", "last", "first", "want_text", "texts", "buf", "cum_tokens", "skip_role")
@@ -162,9 +162,16 @@ _DELTA_LEN = len(_PLAIN_DELTA)
 
 def _is_plain_token_chunk(payload):
     """A compact chat chunk with one choice, no finish reason, no usage, no role, no tool call."""
-    return (b'"finish_reason":null' in payload and b'"choices":[{' in payload and b'"usage"' not in payload
-            and b'"role"' not in payload and b'"tool_calls"' not in payload and b'"function_call"' not in payload
-            and b'"error"' not in payload and b'},{"index"' not in payload)
+    return (
+        b'"finish_reason":null' in payload
+        and b'"choices":[{' in payload
+        and b'"usage"' not in payload
+        and b'"role"' not in payload
+        and b'"tool_calls"' not in payload
+        and b'"function_call"' not in payload
+        and b'"error"' not in payload
+        and b'},{"index"' not in payload
+    )
 
 
 def _string_bytes(payload, key):
@@ -191,7 +198,12 @@ def _role_only(choice):
     delta = choice.get("delta")
     if not isinstance(delta, dict):
         return True
-    if delta.get("content") or delta.get("reasoning") or delta.get("reasoning_content") or delta.get("tool_calls") \
-            or delta.get("function_call"):
+    if (
+        delta.get("content")
+        or delta.get("reasoning")
+        or delta.get("reasoning_content")
+        or delta.get("tool_calls")
+        or delta.get("function_call")
+    ):
         return False
     return not (delta.get("content") == "" and "role" not in delta)

@@ -26,9 +26,24 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._errors import Be
 
 # The module options that are load-generator settings, passed to run_benchmark under the same names.
 CLIENT_OPTIONS = (
-    "base_url", "endpoint", "served_model_name", "model_id", "api_key", "random_input_len", "random_output_len",
-    "random_range_ratio", "num_prompts", "max_concurrency", "request_rate", "burstiness", "seed", "num_warmups",
-    "request_timeout", "metric_percentiles", "goodput", "workers",
+    "base_url",
+    "endpoint",
+    "served_model_name",
+    "model_id",
+    "api_key",
+    "random_input_len",
+    "random_output_len",
+    "random_range_ratio",
+    "num_prompts",
+    "max_concurrency",
+    "request_rate",
+    "burstiness",
+    "seed",
+    "num_warmups",
+    "request_timeout",
+    "metric_percentiles",
+    "goodput",
+    "workers",
 )
 
 
@@ -38,7 +53,9 @@ def client_config(params):
     try:
         config["request_rate"] = float("inf") if rate == "inf" else float(rate)
     except ValueError:
-        raise BenchmarkError("request_rate must be a number of requests per second or 'inf', got %r" % params["request_rate"])
+        raise BenchmarkError(
+            "request_rate must be a number of requests per second or 'inf', got %r" % params["request_rate"]
+        ) from None
     config["goodput"] = {k: v for k, v in (params["goodput"] or {}).items() if v is not None}
     return config
 
@@ -46,6 +63,7 @@ def client_config(params):
 def _run_client(config):
     # Imported here: only the driver=client path needs the load generator.
     from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_client, _bench_report
+
     result = _bench_client.run_benchmark(config)
     return result, _bench_report.format_summary(result)
 
@@ -71,9 +89,12 @@ def run(params, check_mode=False):
     """The module's outcome for ``params`` (the module's validated options). Raises BenchmarkError."""
     if params["driver"] == "engine":
         if not params["engine"] or params["engine_result"] is None:
-            raise BenchmarkError("driver=engine needs engine (vllm or sglang) and engine_result (the JSON its benchmark saved)")
+            raise BenchmarkError(
+                "driver=engine needs engine (vllm or sglang) and engine_result (the JSON its benchmark saved)"
+            )
         result = normalize_engine_result(params["engine_result"], params["engine"])
         from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_report
+
         summary = _bench_report.format_summary(result)
     else:
         config = client_config(params)
@@ -103,14 +124,22 @@ def run(params, check_mode=False):
         write_json(params["result_path"], result)
         changed = True
 
-    outcome = {"changed": changed, "result": result, "summary": summary, "fact": fact,
-               "prometheus": prometheus, "regression": regression}
+    outcome = {
+        "changed": changed,
+        "result": result,
+        "summary": summary,
+        "fact": fact,
+        "prometheus": prometheus,
+        "regression": regression,
+    }
     llmfleet = result.get("llmfleet", {})
     if not llmfleet.get("valid", True) and params["fail_on_invalid"]:
         outcome["failed"] = True
-        outcome["msg"] = ("The run did not measure the requested workload: %s. Its numbers are not stored as the "
-                          "host's result; fix the server (ignore_eos, max_completion_tokens) or set fail_on_invalid=false."
-                          % "; ".join(llmfleet.get("invalid_reasons") or ["see result.llmfleet"]))
+        outcome["msg"] = (
+            "The run did not measure the requested workload: %s. Its numbers are not stored as the "
+            "host's result; fix the server (ignore_eos, max_completion_tokens) or set fail_on_invalid=false."
+            % "; ".join(llmfleet.get("invalid_reasons") or ["see result.llmfleet"])
+        )
     elif not regression["passed"]:
         outcome["failed"] = True
         outcome["msg"] = regression["message"]

@@ -40,9 +40,21 @@ def reasoning_of(obj):
 
 def summarize_chat_stream(events):
     """What an OpenAI chat stream delivered. ``events``: ``(seconds since the request, event, data)``."""
-    s = {"chunks": 0, "role": None, "content": "", "reasoning": "", "tool_calls": 0, "finish_reason": None,
-         "usage": None, "done": False, "after_done": 0, "first_token_s": None, "errors": [], "bad_json": None,
-         "model": None}
+    s = {
+        "chunks": 0,
+        "role": None,
+        "content": "",
+        "reasoning": "",
+        "tool_calls": 0,
+        "finish_reason": None,
+        "usage": None,
+        "done": False,
+        "after_done": 0,
+        "first_token_s": None,
+        "errors": [],
+        "bad_json": None,
+        "model": None,
+    }
     for at, _event, data in events:
         if s["done"]:
             s["after_done"] += 1
@@ -90,15 +102,18 @@ def judge_chat_stream(s):
     if s["bad_json"] is not None:
         raise VerifyError("a stream chunk is not JSON: %r" % s["bad_json"])
     if not s["chunks"]:
-        raise VerifyError("the stream ended without a single chunk%s"
-                          % (" (only data: [DONE])" if s["done"] else ""))
+        raise VerifyError("the stream ended without a single chunk%s" % (" (only data: [DONE])" if s["done"] else ""))
     if s["role"] != "assistant":
-        raise VerifyError("no role chunk: no delta carried role 'assistant' (OpenAI clients expect it in the first chunk)")
+        raise VerifyError(
+            "no role chunk: no delta carried role 'assistant' (OpenAI clients expect it in the first chunk)"
+        )
     if not (s["content"] or s["reasoning"]):
         raise VerifyError("the stream had %d chunks but no content or reasoning text" % s["chunks"])
     if s["usage"] is None:
-        raise VerifyError("no usage chunk although the request set stream_options.include_usage=true: clients that "
-                          "count tokens from the stream (benchmarks, billing) get nothing")
+        raise VerifyError(
+            "no usage chunk although the request set stream_options.include_usage=true: clients that "
+            "count tokens from the stream (benchmarks, billing) get nothing"
+        )
     completion = s["usage"].get("completion_tokens")
     if not isinstance(completion, int) or completion < 1:
         raise VerifyError("the usage chunk reports completion_tokens=%r for a stream that carried text" % (completion,))
@@ -107,14 +122,25 @@ def judge_chat_stream(s):
     if s["after_done"]:
         raise VerifyError("%d event(s) came after 'data: [DONE]'" % s["after_done"])
     first = s["first_token_s"]
-    return ("%d chunks, role chunk, %d completion tokens (finish_reason %s), first token after %s, usage chunk, [DONE]"
-            % (s["chunks"], completion, s["finish_reason"], "%d ms" % round(first * 1000) if first is not None else "?"))
+    return (
+        "%d chunks, role chunk, %d completion tokens (finish_reason %s), first token after %s, usage chunk, [DONE]"
+        % (s["chunks"], completion, s["finish_reason"], "%d ms" % round(first * 1000) if first is not None else "?")
+    )
 
 
 def summarize_anthropic_stream(events):
     """What an Anthropic Messages stream delivered (event names and the parts that matter)."""
-    s = {"events": [], "text": "", "thinking": "", "tool_use": 0, "stop_reason": None, "output_tokens": None,
-         "errors": [], "bad_json": None, "first_token_s": None}
+    s = {
+        "events": [],
+        "text": "",
+        "thinking": "",
+        "tool_use": 0,
+        "stop_reason": None,
+        "output_tokens": None,
+        "errors": [],
+        "bad_json": None,
+        "first_token_s": None,
+    }
     for at, event, data in events:
         try:
             payload = json.loads(data)
@@ -151,22 +177,35 @@ def judge_anthropic_stream(s):
     if s["bad_json"] is not None:
         raise VerifyError("an event is not JSON: %r" % s["bad_json"])
     events = s["events"]
-    missing = [name for name in ("message_start", "content_block_delta", "message_delta", "message_stop")
-               if name not in events]
+    missing = [
+        name for name in ("message_start", "content_block_delta", "message_delta", "message_stop") if name not in events
+    ]
     if missing:
-        raise VerifyError("the stream lacks %s (events seen: %s); Claude Code needs message_start, content "
-                          "block deltas, message_delta and message_stop" % (", ".join(missing), ", ".join(events) or "none"))
+        raise VerifyError(
+            "the stream lacks %s (events seen: %s); Claude Code needs message_start, content "
+            "block deltas, message_delta and message_stop" % (", ".join(missing), ", ".join(events) or "none")
+        )
     if events[0] != "message_start" or events[-1] != "message_stop":
-        raise VerifyError("the stream must start with message_start and end with message_stop; it went %s ... %s"
-                          % (events[0], events[-1]))
+        raise VerifyError(
+            "the stream must start with message_start and end with message_stop; it went %s ... %s"
+            % (events[0], events[-1])
+        )
     if not (s["text"] or s["thinking"] or s["tool_use"]):
         raise VerifyError("the stream had no text, thinking or tool_use content")
     if not isinstance(s["output_tokens"], int) or s["output_tokens"] < 1:
         raise VerifyError("message_delta reports usage.output_tokens=%r" % (s["output_tokens"],))
     first = s["first_token_s"]
-    return ("%d events (message_start ... message_stop), %d output tokens, stop_reason %s, first token after %s, "
-            "text %r" % (len(events), s["output_tokens"], s["stop_reason"],
-                         "%d ms" % round(first * 1000) if first is not None else "?", excerpt(s["text"] or s["thinking"])))
+    return (
+        "%d events (message_start ... message_stop), %d output tokens, stop_reason %s, first token after %s, "
+        "text %r"
+        % (
+            len(events),
+            s["output_tokens"],
+            s["stop_reason"],
+            "%d ms" % round(first * 1000) if first is not None else "?",
+            excerpt(s["text"] or s["thinking"]),
+        )
+    )
 
 
 class Checks:
@@ -185,16 +224,22 @@ class Checks:
         key = self.client.api_key
         if resp.status == 401:
             if key:
-                return ("401 Unauthorized: the API key given (%s) is not accepted by %s (%s %s): use the key the "
-                        "server was started with (serve_api_key; vLLM's VLLM_API_KEY or --api-key)"
-                        % (mask_secret(key), self.client.base_url, method, path))
-            return ("401 Unauthorized from %s %s: the server requires an API key; set api_key (the role's "
-                    "verify_api_key) to the key it was started with" % (method, self.client.url(path)))
+                return (
+                    "401 Unauthorized: the API key given (%s) is not accepted by %s (%s %s): use the key the "
+                    "server was started with (serve_api_key; vLLM's VLLM_API_KEY or --api-key)"
+                    % (mask_secret(key), self.client.base_url, method, path)
+                )
+            return (
+                "401 Unauthorized from %s %s: the server requires an API key; set api_key (the role's "
+                "verify_api_key) to the key it was started with" % (method, self.client.url(path))
+            )
         text = scrub(resp.error_text(), key)
         msg = "%s %s answered %d: %s" % (method, self.client.url(path), resp.status, text)
         if resp.status == 404 and "model" in text.lower():
-            msg += (" (served_model_name is %r: the server serves another model; check serve_served_model_name "
-                    "or the base_url)" % self.model)
+            msg += (
+                " (served_model_name is %r: the server serves another model; check serve_served_model_name "
+                "or the base_url)" % self.model
+            )
         return msg
 
     def _json_ok(self, method, path, body=None, **kw):
@@ -203,13 +248,19 @@ class Checks:
             raise VerifyError(self.http_problem(method, path, resp))
         data = resp.json()
         if not isinstance(data, dict):
-            raise VerifyError("%s %s answered 200 but not with a JSON object: %s"
-                              % (method, self.client.url(path), excerpt(resp.body.decode("utf-8", "replace"), 200)))
+            raise VerifyError(
+                "%s %s answered 200 but not with a JSON object: %s"
+                % (method, self.client.url(path), excerpt(resp.body.decode("utf-8", "replace"), 200))
+            )
         return data
 
     def _chat_body(self, **extra):
-        body = {"model": self.model, "messages": [{"role": "user", "content": PROMPT}],
-                "max_tokens": self.max_tokens, "temperature": 0}
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": PROMPT}],
+            "max_tokens": self.max_tokens,
+            "temperature": 0,
+        }
         body.update(extra)
         return body
 
@@ -222,16 +273,19 @@ class Checks:
                 raise VerifyError(self.http_problem("POST", path, Response(status, resp.headers, payload, 0.0)))
             ctype = resp.headers.get("Content-Type", "")
             if "text/event-stream" not in ctype:
-                raise VerifyError("POST %s with stream=true answered Content-Type %r, not text/event-stream"
-                                  % (self.client.url(path), ctype))
+                raise VerifyError(
+                    "POST %s with stream=true answered Content-Type %r, not text/event-stream"
+                    % (self.client.url(path), ctype)
+                )
             events = []
             try:
                 for event, data in iter_sse(resp):
                     events.append((self.clock() - start, event, data))
             except (OSError, http.client.HTTPException) as exc:
-                raise VerifyError("the stream from POST %s broke off after %d events: %s (request_timeout %g s)"
-                                  % (self.client.url(path), len(events), describe_unreachable(exc),
-                                     self.client.request_timeout))
+                raise VerifyError(
+                    "the stream from POST %s broke off after %d events: %s (request_timeout %g s)"
+                    % (self.client.url(path), len(events), describe_unreachable(exc), self.client.request_timeout)
+                ) from exc
             return events
         finally:
             resp.close()
@@ -246,11 +300,16 @@ class Checks:
         if resp.status != 200:
             raise VerifyError(self.http_problem("GET", "/v1/models", resp))
         if ids is None:
-            raise VerifyError("GET %s answered 200 but not with a JSON object: %s"
-                              % (self.client.url("/v1/models"), excerpt(resp.body.decode("utf-8", "replace"), 200)))
+            raise VerifyError(
+                "GET %s answered 200 but not with a JSON object: %s"
+                % (self.client.url("/v1/models"), excerpt(resp.body.decode("utf-8", "replace"), 200))
+            )
         if self.model not in ids:
-            raise VerifyError("/v1/models lists %r but served_model_name is %r: the server serves another model; "
-                              "check serve_served_model_name or the base_url" % (ids, self.model), models=ids)
+            raise VerifyError(
+                "/v1/models lists %r but served_model_name is %r: the server serves another model; "
+                "check serve_served_model_name or the base_url" % (ids, self.model),
+                models=ids,
+            )
         return "/v1/models lists %r" % ids
 
     def chat(self):
@@ -267,14 +326,22 @@ class Checks:
             raise VerifyError("the chat completion has no usage object (prompt_tokens, completion_tokens)")
         prompt_t, completion_t = usage.get("prompt_tokens"), usage.get("completion_tokens")
         if not (isinstance(prompt_t, int) and prompt_t > 0 and isinstance(completion_t, int) and completion_t > 0):
-            raise VerifyError("the chat completion's usage is %r: prompt_tokens and completion_tokens must be > 0" % usage)
+            raise VerifyError(
+                "the chat completion's usage is %r: prompt_tokens and completion_tokens must be > 0" % usage
+            )
         if not content:
             if reasoning and finish == "length":
-                return ("%d prompt + %d completion tokens, all %d spent on reasoning (finish_reason length; raise "
-                        "max_tokens to see content)" % (prompt_t, completion_t, self.max_tokens))
+                return (
+                    "%d prompt + %d completion tokens, all %d spent on reasoning (finish_reason length; raise "
+                    "max_tokens to see content)" % (prompt_t, completion_t, self.max_tokens)
+                )
             raise VerifyError("the chat completion has no content (finish_reason %s, usage %r)" % (finish, usage))
         return "%d prompt + %d completion tokens, finish_reason %s, content %r" % (
-            prompt_t, completion_t, finish, excerpt(content))
+            prompt_t,
+            completion_t,
+            finish,
+            excerpt(content),
+        )
 
     def chat_stream(self):
         body = self._chat_body(stream=True, stream_options={"include_usage": True})
@@ -291,10 +358,13 @@ class Checks:
                 raise VerifyError(
                     "the endpoint is open: GET %s %s answered 200 although an API key (%s) is configured; the server "
                     "was not started with the key (serve_api_key: VLLM_API_KEY or --api-key)"
-                    % (self.client.url(path), label, mask_secret(key)))
+                    % (self.client.url(path), label, mask_secret(key))
+                )
             if resp.status not in (401, 403):
-                raise VerifyError("GET %s %s answered %d (%s); expected 401 Unauthorized"
-                                  % (self.client.url(path), label, resp.status, resp.error_text()))
+                raise VerifyError(
+                    "GET %s %s answered %d (%s); expected 401 Unauthorized"
+                    % (self.client.url(path), label, resp.status, resp.error_text())
+                )
             results.append("%s: %d" % (label, resp.status))
         resp = self.client.request("GET", path)
         if resp.status != 200:
@@ -303,17 +373,29 @@ class Checks:
         return "GET /v1/models " + "; ".join(results)
 
     def tools(self):
-        tool = {"type": "function", "function": {
-            "name": "get_weather", "description": "Current weather for a city.",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}},
-                           "required": ["city"]}}}
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather for a city.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string", "description": "City name"}},
+                    "required": ["city"],
+                },
+            },
+        }
         body = self._chat_body(tools=[tool], tool_choice="auto", max_tokens=max(self.max_tokens, TOOLS_MIN_TOKENS))
-        body["messages"] = [{"role": "user", "content": "What is the weather in Paris right now? Use the get_weather tool."}]
+        body["messages"] = [
+            {"role": "user", "content": "What is the weather in Paris right now? Use the get_weather tool."}
+        ]
         resp = self.client.request("POST", "/v1/chat/completions", body)
         if resp.status == 400 and "tool" in resp.error_text().lower():
-            raise VerifyError("the server refuses tool calls: %s. Start vLLM with --enable-auto-tool-choice "
-                              "--tool-call-parser NAME (the seed uses deepseek_v4), SGLang with --tool-call-parser NAME"
-                              % resp.error_text())
+            raise VerifyError(
+                "the server refuses tool calls: %s. Start vLLM with --enable-auto-tool-choice "
+                "--tool-call-parser NAME (the seed uses deepseek_v4), SGLang with --tool-call-parser NAME"
+                % resp.error_text()
+            )
         if resp.status != 200:
             raise VerifyError(self.http_problem("POST", "/v1/chat/completions", resp))
         data = resp.json() or {}
@@ -324,14 +406,17 @@ class Checks:
             raise VerifyError(
                 "no tool_calls in the reply (finish_reason %s, content %r): the server returned the call as text, "
                 "which means it has no tool-call parser; start it with --tool-call-parser NAME (and "
-                "--enable-auto-tool-choice on vLLM)" % (choice.get("finish_reason"), excerpt(message.get("content"))))
+                "--enable-auto-tool-choice on vLLM)" % (choice.get("finish_reason"), excerpt(message.get("content")))
+            )
         fn = (calls[0] or {}).get("function") or {}
         if fn.get("name") != "get_weather":
             raise VerifyError("the tool call names %r, not the only tool offered, 'get_weather'" % fn.get("name"))
         try:
             args = json.loads(fn.get("arguments") or "")
         except ValueError:
-            raise VerifyError("the tool call's arguments are not JSON: %r" % excerpt(fn.get("arguments"), 200))
+            raise VerifyError(
+                "the tool call's arguments are not JSON: %r" % excerpt(fn.get("arguments"), 200)
+            ) from None
         if not isinstance(args, dict):
             raise VerifyError("the tool call's arguments are %r, not a JSON object" % (args,))
         return "tool_calls[0]: get_weather(%s), finish_reason %s" % (json.dumps(args), choice.get("finish_reason"))
@@ -346,7 +431,8 @@ class Checks:
             raise VerifyError(
                 "no reasoning_content in the reply to a request that asked to think (chat_template_kwargs thinking): "
                 "start the server with a reasoning parser (vLLM --reasoning-parser NAME, the seed uses deepseek_v4; "
-                "SGLang --reasoning-parser NAME); content was %r" % excerpt(message.get("content")))
+                "SGLang --reasoning-parser NAME); content was %r" % excerpt(message.get("content"))
+            )
         return "reasoning_content %r, content %r" % (excerpt(reasoning, 40), excerpt(message.get("content"), 40))
 
     def anthropic(self):
@@ -356,14 +442,20 @@ class Checks:
         headers = {"anthropic-version": ANTHROPIC_VERSION, "Accept": "text/event-stream"}
         if not self.client.api_key:
             headers["x-api-key"] = "dummy"
-        body = {"model": self.model, "max_tokens": self.max_tokens, "stream": True,
-                "messages": [{"role": "user", "content": PROMPT}]}
+        body = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "stream": True,
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
         try:
             events = self._stream_events("/v1/messages", body, headers=headers)
         except VerifyError as exc:
             if " answered 404" in exc.msg and "model" not in exc.msg.lower():
-                raise VerifyError("%s: this server does not serve the Anthropic-style /v1/messages endpoint that "
-                                  "Claude Code uses (ANTHROPIC_BASE_URL); use an engine image that has it, or drop "
-                                  "the anthropic check" % exc.msg)
+                raise VerifyError(
+                    "%s: this server does not serve the Anthropic-style /v1/messages endpoint that "
+                    "Claude Code uses (ANTHROPIC_BASE_URL); use an engine image that has it, or drop "
+                    "the anthropic check" % exc.msg
+                ) from exc
             raise
         return judge_anthropic_stream(summarize_anthropic_stream(events))

@@ -20,8 +20,20 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import 
 
 # The serving_plan options a host's `choices` may hold (what each host would give serving_plan).
 CHOICE_KEYS = (
-    "model", "engine", "tensor_parallel_size", "image", "port", "served_model_name", "hf_cache_dir", "extra_args",
-    "env", "speculative", "container_name", "profiles", "publish_address", "allow_unknown_args",
+    "model",
+    "engine",
+    "tensor_parallel_size",
+    "image",
+    "port",
+    "served_model_name",
+    "hf_cache_dir",
+    "extra_args",
+    "env",
+    "speculative",
+    "container_name",
+    "profiles",
+    "publish_address",
+    "allow_unknown_args",
 )
 # serving_plan's argument spec for those options (types and defaults), so a host's choices are read exactly
 # as serving_plan reads them; tests/unit/plugins/modules/test_fleet_plan.py holds it equal to serving_plan's.
@@ -83,54 +95,104 @@ def _is_int(value):
 def _check_host(name, entry):
     """The host entry with defaults filled in, or PlanError naming the host and the key."""
     if not isinstance(entry, dict):
-        _fail("hosts.%s must be a mapping with gpus, address and choices, found %s" % (name, type(entry).__name__),
-              host=name, option="hosts")
+        _fail(
+            "hosts.%s must be a mapping with gpus, address and choices, found %s" % (name, type(entry).__name__),
+            host=name,
+            option="hosts",
+        )
     unknown = sorted(str(k) for k in entry if k not in HOST_KEYS)
     if unknown:
-        _fail("hosts.%s: key '%s' is not known; known keys: %s" % (name, unknown[0], ", ".join(HOST_KEYS)),
-              host=name, option="hosts")
+        _fail(
+            "hosts.%s: key '%s' is not known; known keys: %s" % (name, unknown[0], ", ".join(HOST_KEYS)),
+            host=name,
+            option="hosts",
+        )
     if not isinstance(entry.get("gpus"), dict):
-        _fail("hosts.%s.gpus must be the host's llmfleet_gpus fact (a mapping, set by llmfleet.serving.gpu_facts), "
-              "found %s; gather facts on every host before planning the fleet" % (name, show(entry.get("gpus"))),
-              host=name, option="gpus")
+        _fail(
+            "hosts.%s.gpus must be the host's llmfleet_gpus fact (a mapping, set by llmfleet.serving.gpu_facts), "
+            "found %s; gather facts on every host before planning the fleet" % (name, show(entry.get("gpus"))),
+            host=name,
+            option="gpus",
+        )
     address = entry.get("address")
-    if not isinstance(address, str) or not address or control_character(address) or any(
-            c.isspace() for c in address) or "/" in address:
-        _fail("hosts.%s.address %s must be the address other hosts and clients reach this host at (an IP address "
-              "or a DNS name, e.g. ansible_host), without spaces" % (name, show(address)), host=name, option="address")
+    if (
+        not isinstance(address, str)
+        or not address
+        or control_character(address)
+        or any(c.isspace() for c in address)
+        or "/" in address
+    ):
+        _fail(
+            "hosts.%s.address %s must be the address other hosts and clients reach this host at (an IP address "
+            "or a DNS name, e.g. ansible_host), without spaces" % (name, show(address)),
+            host=name,
+            option="address",
+        )
     choices = entry.get("choices") or {}
     if not isinstance(choices, dict):
-        _fail("hosts.%s.choices must be a mapping of serving_plan options, found %s" % (name, show(choices)),
-              host=name, option="choices")
+        _fail(
+            "hosts.%s.choices must be a mapping of serving_plan options, found %s" % (name, show(choices)),
+            host=name,
+            option="choices",
+        )
     unknown = sorted(str(k) for k in choices if k not in CHOICE_KEYS)
     if unknown:
-        _fail("hosts.%s.choices: '%s' is not a serving_plan option this planner passes on; options: %s"
-              % (name, unknown[0], ", ".join(CHOICE_KEYS)), host=name, option="choices")
+        _fail(
+            "hosts.%s.choices: '%s' is not a serving_plan option this planner passes on; options: %s"
+            % (name, unknown[0], ", ".join(CHOICE_KEYS)),
+            host=name,
+            option="choices",
+        )
     replicas = entry.get("replicas_per_host", "auto")
     if replicas is None:
         replicas = "auto"
     if replicas != "auto" and (not _is_int(replicas) or replicas < 1):
-        _fail("replicas_per_host %s on host %s must be 'auto' (as many replicas as the GPUs hold) or a whole "
-              "number >= 1" % (show(replicas), name), host=name, option="replicas_per_host")
+        _fail(
+            "replicas_per_host %s on host %s must be 'auto' (as many replicas as the GPUs hold) or a whole "
+            "number >= 1" % (show(replicas), name),
+            host=name,
+            option="replicas_per_host",
+        )
     cell = entry.get("cell")
     if cell is not None and (not isinstance(cell, str) or not cell or control_character(cell)):
-        _fail("cell %s on host %s must be a non-empty name shared by the hosts that run one engine together, or "
-              "null" % (show(cell), name), host=name, option="cell")
+        _fail(
+            "cell %s on host %s must be a non-empty name shared by the hosts that run one engine together, or "
+            "null" % (show(cell), name),
+            host=name,
+            option="cell",
+        )
     rank = entry.get("node_rank")
     if rank is not None and (not _is_int(rank) or rank < 0):
-        _fail("node_rank %s on host %s must be a whole number >= 0 (0 is the cell's head), or null for inventory "
-              "order" % (show(rank), name), host=name, option="node_rank")
+        _fail(
+            "node_rank %s on host %s must be a whole number >= 0 (0 is the cell's head), or null for inventory "
+            "order" % (show(rank), name),
+            host=name,
+            option="node_rank",
+        )
     if rank is not None and cell is None:
-        _fail("node_rank %d on host %s, which is in no cell; set cell on the hosts that run one engine together, "
-              "or remove node_rank" % (rank, name), host=name, option="node_rank")
+        _fail(
+            "node_rank %d on host %s, which is in no cell; set cell on the hosts that run one engine together, "
+            "or remove node_rank" % (rank, name),
+            host=name,
+            option="node_rank",
+        )
     fabric = entry.get("fabric_interface")
     if fabric is not None and cell is None:
-        _fail("fabric_interface %s on host %s, which is in no cell; it names the interface the ranks of a cell "
-              "talk over: set cell or remove fabric_interface" % (show(fabric), name), host=name,
-              option="fabric_interface")
+        _fail(
+            "fabric_interface %s on host %s, which is in no cell; it names the interface the ranks of a cell "
+            "talk over: set cell or remove fabric_interface" % (show(fabric), name),
+            host=name,
+            option="fabric_interface",
+        )
     return {
-        "gpus": entry["gpus"], "address": address, "choices": dict(choices), "replicas_per_host": replicas,
-        "cell": cell, "node_rank": rank, "fabric_interface": fabric, "dist_port": entry.get("dist_port"),
+        "gpus": entry["gpus"],
+        "address": address,
+        "choices": dict(choices),
+        "replicas_per_host": replicas,
+        "cell": cell,
+        "node_rank": rank,
+        "fabric_interface": fabric,
+        "dist_port": entry.get("dist_port"),
     }
 
 
@@ -138,8 +200,10 @@ def _order(hosts, order):
     if order is None:
         return sorted(hosts)
     if not isinstance(order, list) or any(not isinstance(h, str) for h in order):
-        _fail("order must be the list of inventory host names (e.g. ansible_play_hosts_all), found %s" % show(order),
-              option="order")
+        _fail(
+            "order must be the list of inventory host names (e.g. ansible_play_hosts_all), found %s" % show(order),
+            option="order",
+        )
     seen = [h for h in order if h in hosts]
     # Hosts the order does not name (it came from another play) go last, sorted, so the plan stays the same.
     return list(dict.fromkeys(seen)) + sorted(h for h in hosts if h not in order)
@@ -186,10 +250,16 @@ def _ranges(ids):
 
 def _instance(plan, index, gpu_ids, role, cell, serves_http):
     instance = copy.deepcopy(plan)
-    instance.update({
-        "name": plan["container"]["name"], "index": index, "gpu_ids": gpu_ids, "role": role, "cell": cell,
-        "serves_http": serves_http,
-    })
+    instance.update(
+        {
+            "name": plan["container"]["name"],
+            "index": index,
+            "gpu_ids": gpu_ids,
+            "role": role,
+            "cell": cell,
+            "serves_http": serves_http,
+        }
+    )
     return instance
 
 
@@ -203,9 +273,13 @@ def _plan_standalone(name, h, reasons):
     if wanted == "auto":
         count = fit
     elif wanted > fit:
-        _fail("replicas_per_host %d on host %s: %d GPUs hold %d replica%s of tensor_parallel_size %d (each replica "
-              "owns its GPUs); use replicas_per_host %d (or auto), or a smaller tensor_parallel_size"
-              % (wanted, name, len(ids), fit, "" if fit == 1 else "s", tp, fit), host=name, option="replicas_per_host")
+        _fail(
+            "replicas_per_host %d on host %s: %d GPUs hold %d replica%s of tensor_parallel_size %d (each replica "
+            "owns its GPUs); use replicas_per_host %d (or auto), or a smaller tensor_parallel_size"
+            % (wanted, name, len(ids), fit, "" if fit == 1 else "s", tp, fit),
+            host=name,
+            option="replicas_per_host",
+        )
     else:
         count = wanted
     if count == 1:
@@ -215,15 +289,32 @@ def _plan_standalone(name, h, reasons):
     else:
         instances = []
         for index in range(count):
-            owned = ids[index * tp:(index + 1) * tp]
-            plan = _plan(name, None, gpus=gpus, gpu_ids=owned, replica={"index": index, "count": count},
-                         dist_port=h["dist_port"], **h["choices"])
+            owned = ids[index * tp : (index + 1) * tp]
+            plan = _plan(
+                name,
+                None,
+                gpus=gpus,
+                gpu_ids=owned,
+                replica={"index": index, "count": count},
+                dist_port=h["dist_port"],
+                **h["choices"],
+            )
             instances.append(_instance(plan, index, owned, "standalone", None, True))
-        used = ids[:count * tp]
+        used = ids[: count * tp]
     idle = [i for i in ids if i not in used]
-    reasons.append("host %s: %d replica%s of tensor_parallel_size %d on %d x %s (replicas_per_host %s)%s." % (
-        name, count, "" if count == 1 else "s", tp, len(ids), gpus.get("product"), wanted,
-        ("; GPUs %s idle: replicas_per_host %s leaves them unused" % (_ranges(idle), wanted)) if idle else ""))
+    reasons.append(
+        "host %s: %d replica%s of tensor_parallel_size %d on %d x %s (replicas_per_host %s)%s."
+        % (
+            name,
+            count,
+            "" if count == 1 else "s",
+            tp,
+            len(ids),
+            gpus.get("product"),
+            wanted,
+            ("; GPUs %s idle: replicas_per_host %s leaves them unused" % (_ranges(idle), wanted)) if idle else "",
+        )
+    )
     return instances, used, idle
 
 
@@ -234,56 +325,98 @@ def _rank_order(cell, members, hosts):
         return list(members)
     if len(given) != len(members):
         missing = [m for m in members if ranks[m] is None]
-        _fail("cell %s: node_rank is set on %s but not on %s; set it on every host of the cell (0 to %d) or on none "
-              "(inventory order)" % (cell, ", ".join(given), ", ".join(missing), len(members) - 1), cell=cell,
-              option="node_rank")
+        _fail(
+            "cell %s: node_rank is set on %s but not on %s; set it on every host of the cell (0 to %d) or on none "
+            "(inventory order)" % (cell, ", ".join(given), ", ".join(missing), len(members) - 1),
+            cell=cell,
+            option="node_rank",
+        )
     heads = [m for m in members if ranks[m] == 0]
     if len(heads) > 1:
-        _fail("cell %s has two heads: hosts %s all have node_rank 0; exactly one host is the head (rank 0), the "
-              "others take ranks 1 to %d" % (cell, ", ".join(heads), len(members) - 1), cell=cell, option="node_rank")
+        _fail(
+            "cell %s has two heads: hosts %s all have node_rank 0; exactly one host is the head (rank 0), the "
+            "others take ranks 1 to %d" % (cell, ", ".join(heads), len(members) - 1),
+            cell=cell,
+            option="node_rank",
+        )
     by_rank = {}
     for m in members:
         by_rank.setdefault(ranks[m], []).append(m)
     for rank, names in sorted(by_rank.items()):
         if len(names) > 1:
-            _fail("cell %s: hosts %s share node_rank %d; each host needs its own rank, 0 to %d"
-                  % (cell, ", ".join(names), rank, len(members) - 1), cell=cell, option="node_rank")
+            _fail(
+                "cell %s: hosts %s share node_rank %d; each host needs its own rank, 0 to %d"
+                % (cell, ", ".join(names), rank, len(members) - 1),
+                cell=cell,
+                option="node_rank",
+            )
     expected = list(range(len(members)))
     if sorted(by_rank) != expected:
         missing = [r for r in expected if r not in by_rank]
-        _fail("cell %s: ranks %s found, rank %s missing; the %d hosts of a cell take ranks 0 to %d: %s"
-              % (cell, ", ".join(str(r) for r in sorted(by_rank)), ", ".join(str(r) for r in missing), len(members),
-                 len(members) - 1, ", ".join("%s=%d" % (m, ranks[m]) for m in members)), cell=cell, option="node_rank")
+        _fail(
+            "cell %s: ranks %s found, rank %s missing; the %d hosts of a cell take ranks 0 to %d: %s"
+            % (
+                cell,
+                ", ".join(str(r) for r in sorted(by_rank)),
+                ", ".join(str(r) for r in missing),
+                len(members),
+                len(members) - 1,
+                ", ".join("%s=%d" % (m, ranks[m]) for m in members),
+            ),
+            cell=cell,
+            option="node_rank",
+        )
     return sorted(members, key=lambda m: ranks[m])
 
 
 def _check_cell_hosts(cell, ranked, hosts):
     if len(ranked) == 1:
-        _fail("cell %s has one host (%s): a cell of one is just a host: remove serve_cell (cell) from it, and it "
-              "runs its own replicas" % (cell, ranked[0]), cell=cell, host=ranked[0], option="cell")
-    for key, what in (("product", "GPU model"), ("driver_version", "driver"), ("count", "GPU count"),
-                      ("memory_mib", "GPU memory")):
+        _fail(
+            "cell %s has one host (%s): a cell of one is just a host: remove serve_cell (cell) from it, and it "
+            "runs its own replicas" % (cell, ranked[0]),
+            cell=cell,
+            host=ranked[0],
+            option="cell",
+        )
+    for key, what in (
+        ("product", "GPU model"),
+        ("driver_version", "driver"),
+        ("count", "GPU count"),
+        ("memory_mib", "GPU memory"),
+    ):
         found = {}
         for m in ranked:
             found.setdefault(str(hosts[m]["gpus"].get(key)), []).append(m)
         if len(found) > 1:
-            _fail("cell %s mixes %ss: %s; the ranks of one engine shard the model evenly and run the same kernels, "
-                  "so every host of a cell needs the same GPU model, count, memory and driver: put hosts that "
-                  "differ in separate cells (or none)" % (cell, what, "; ".join(
-                      "%s on %s" % (v, ", ".join(ms)) for v, ms in sorted(found.items()))), cell=cell, option="cell")
+            _fail(
+                "cell %s mixes %ss: %s; the ranks of one engine shard the model evenly and run the same kernels, "
+                "so every host of a cell needs the same GPU model, count, memory and driver: put hosts that "
+                "differ in separate cells (or none)"
+                % (cell, what, "; ".join("%s on %s" % (v, ", ".join(ms)) for v, ms in sorted(found.items()))),
+                cell=cell,
+                option="cell",
+            )
     seen = {}
     for m in ranked:
         address = hosts[m]["address"]
         if address in seen:
-            _fail("cell %s: hosts %s and %s have the same address %s; every rank must be reachable at its own "
-                  "address (set address / ansible_host per host)" % (cell, seen[address], m, address), cell=cell,
-                  option="address")
+            _fail(
+                "cell %s: hosts %s and %s have the same address %s; every rank must be reachable at its own "
+                "address (set address / ansible_host per host)" % (cell, seen[address], m, address),
+                cell=cell,
+                option="address",
+            )
         seen[address] = m
     for m in ranked:
         if hosts[m]["replicas_per_host"] not in ("auto", 1):
-            _fail("replicas_per_host %s on host %s, which is in cell %s: a cell host runs one rank over all its GPUs; "
-                  "remove replicas_per_host (or 1), or take the host out of the cell"
-                  % (hosts[m]["replicas_per_host"], m, cell), host=m, cell=cell, option="replicas_per_host")
+            _fail(
+                "replicas_per_host %s on host %s, which is in cell %s: a cell host runs one rank over all its GPUs; "
+                "remove replicas_per_host (or 1), or take the host out of the cell"
+                % (hosts[m]["replicas_per_host"], m, cell),
+                host=m,
+                cell=cell,
+                option="replicas_per_host",
+            )
 
 
 def _plan_cell(cell, ranked, hosts, reasons):
@@ -293,24 +426,39 @@ def _plan_cell(cell, ranked, hosts, reasons):
     dist_port = hosts[head]["dist_port"]
     plans = {}
     for rank, m in enumerate(ranked):
-        multinode = {"nnodes": len(ranked), "node_rank": rank, "head_address": hosts[head]["address"],
-                     "gpus": total, "fabric_interface": hosts[m]["fabric_interface"]}
-        plans[m] = _plan(m, cell, gpus=hosts[m]["gpus"], multinode=multinode, dist_port=dist_port,
-                         **hosts[m]["choices"])
+        multinode = {
+            "nnodes": len(ranked),
+            "node_rank": rank,
+            "head_address": hosts[head]["address"],
+            "gpus": total,
+            "fabric_interface": hosts[m]["fabric_interface"],
+        }
+        plans[m] = _plan(
+            m, cell, gpus=hosts[m]["gpus"], multinode=multinode, dist_port=dist_port, **hosts[m]["choices"]
+        )
     for key in _CELL_SAME:
         values = {}
         for m in ranked:
             values.setdefault(str(plans[m][key]), []).append(m)
         if len(values) > 1:
-            _fail("cell %s: its hosts plan different %s (%s); the ranks run one engine together, so set the same "
-                  "choices (group_vars of the cell) on every host" % (cell, key, "; ".join(
-                      "%s on %s" % (v, ", ".join(ms)) for v, ms in sorted(values.items()))), cell=cell, option=key)
+            _fail(
+                "cell %s: its hosts plan different %s (%s); the ranks run one engine together, so set the same "
+                "choices (group_vars of the cell) on every host"
+                % (cell, key, "; ".join("%s on %s" % (v, ", ".join(ms)) for v, ms in sorted(values.items()))),
+                cell=cell,
+                option=key,
+            )
     engine = plans[head]["engine"]
     data = ENGINES[engine]
     base = dist_port if dist_port is not None else data["dist_port"]
     info = {
-        "hosts": list(ranked), "head": head, "head_address": hosts[head]["address"], "dist_port": base,
-        "gpus": total, "engine": engine, "tensor_parallel_size": plans[head]["tensor_parallel_size"],
+        "hosts": list(ranked),
+        "head": head,
+        "head_address": hosts[head]["address"],
+        "dist_port": base,
+        "gpus": total,
+        "engine": engine,
+        "tensor_parallel_size": plans[head]["tensor_parallel_size"],
     }
     if data["multinode"]["tensor_parallel"] == "host":
         info["data_parallel_size"] = total // plans[head]["tensor_parallel_size"]
@@ -318,12 +466,26 @@ def _plan_cell(cell, ranked, hosts, reasons):
     for rank, m in enumerate(ranked):
         role = "head" if rank == 0 else "worker"
         instances[m] = _instance(plans[m], 0, "all", role, cell, rank == 0)
-    reasons.append("cell %s: %s over %d hosts (%s), %d x %s; head %s at %s:%d%s." % (
-        cell, data["label"], len(ranked), ", ".join("%s rank %d" % (m, r) for r, m in enumerate(ranked)), total,
-        hosts[head]["gpus"].get("product"), head, hosts[head]["address"], base,
-        (", data parallel %d x tensor parallel %d with expert parallel" % (
-            info["data_parallel_size"], info["tensor_parallel_size"])) if "data_parallel_size" in info else
-        (", tensor parallel %d" % info["tensor_parallel_size"])))
+    reasons.append(
+        "cell %s: %s over %d hosts (%s), %d x %s; head %s at %s:%d%s."
+        % (
+            cell,
+            data["label"],
+            len(ranked),
+            ", ".join("%s rank %d" % (m, r) for r, m in enumerate(ranked)),
+            total,
+            hosts[head]["gpus"].get("product"),
+            head,
+            hosts[head]["address"],
+            base,
+            (
+                ", data parallel %d x tensor parallel %d with expert parallel"
+                % (info["data_parallel_size"], info["tensor_parallel_size"])
+            )
+            if "data_parallel_size" in info
+            else (", tensor parallel %d" % info["tensor_parallel_size"]),
+        )
+    )
     return info, instances
 
 
@@ -336,11 +498,13 @@ def _claims(instance, hosts_entry):
         claims.append((instance["port"], "HTTP port"))
     base = hosts_entry["dist_port"] if hosts_entry["dist_port"] is not None else data["dist_port"]
     if instance["role"] == "head":
-        claims.extend((base + k, "distributed port (dist_port %d + %d)" % (base, k))
-                      for k in range(data["dist_port_span"]))
+        claims.extend(
+            (base + k, "distributed port (dist_port %d + %d)" % (base, k)) for k in range(data["dist_port_span"])
+        )
     elif instance["role"] == "standalone" and instance["gpu_ids"] != "all" and data["replica_args"]:
-        claims.append((base + instance["index"], "distributed port (dist_port %d + index %d)"
-                       % (base, instance["index"])))
+        claims.append(
+            (base + instance["index"], "distributed port (dist_port %d + index %d)" % (base, instance["index"]))
+        )
     return claims
 
 
@@ -350,14 +514,21 @@ def _check_ports(name, instances, entry):
         for port, what in _claims(instance, entry):
             if port in owner and owner[port] != (instance["name"], what):
                 other, other_what = owner[port]
-                _fail("host %s: port %d is claimed twice: %s of %s and %s of %s; replica ports are port + index and "
-                      "distributed ports dist_port + index, so the ranges must not overlap: move port or dist_port "
-                      "so that port..port+%d and the distributed ports are apart"
-                      % (name, port, other_what, other, what, instance["name"], len(instances) - 1), host=name,
-                      option="port")
+                _fail(
+                    "host %s: port %d is claimed twice: %s of %s and %s of %s; replica ports are port + index and "
+                    "distributed ports dist_port + index, so the ranges must not overlap: move port or dist_port "
+                    "so that port..port+%d and the distributed ports are apart"
+                    % (name, port, other_what, other, what, instance["name"], len(instances) - 1),
+                    host=name,
+                    option="port",
+                )
             if port > 65535:
-                _fail("host %s: %s %d of %s is above 65535; use a lower port or dist_port" % (
-                    name, what, port, instance["name"]), host=name, option="port")
+                _fail(
+                    "host %s: %s %d of %s is above 65535; use a lower port or dist_port"
+                    % (name, what, port, instance["name"]),
+                    host=name,
+                    option="port",
+                )
             owner[port] = (instance["name"], what)
 
 
@@ -370,19 +541,30 @@ def _summary(name, entry, instances, used, idle):
         if i["role"] == "standalone":
             parts.append("%s %s TP %d %s :%d" % (i["name"], label, i["tensor_parallel_size"], where, i["port"]))
         else:
-            parts.append("%s %s of cell %s (%s TP %d) :%d" % (i["name"], i["role"], i["cell"], label,
-                                                              i["tensor_parallel_size"], i["port"]))
+            parts.append(
+                "%s %s of cell %s (%s TP %d) :%d"
+                % (i["name"], i["role"], i["cell"], label, i["tensor_parallel_size"], i["port"])
+            )
     return "%s: %d x %s, %d used, %d idle%s; %s" % (
-        name, len(_device_ids(gpus)), gpus.get("product"), len(used), len(idle),
-        (" (GPUs %s)" % _ranges(idle)) if idle else "", "; ".join(parts))
+        name,
+        len(_device_ids(gpus)),
+        gpus.get("product"),
+        len(used),
+        len(idle),
+        (" (GPUs %s)" % _ranges(idle)) if idle else "",
+        "; ".join(parts),
+    )
 
 
 def plan_fleet(hosts, order=None):
     """Return the ``fleet`` dict (docs/architecture.md) for ``hosts`` (inventory_hostname -> entry) or raise
     PlanError naming the host or cell, what was found and what would work."""
     if not isinstance(hosts, dict) or not hosts:
-        _fail("hosts must be a mapping of inventory host name to {gpus, address, choices, ...} with at least one "
-              "host, found %s" % show(hosts), option="hosts")
+        _fail(
+            "hosts must be a mapping of inventory host name to {gpus, address, choices, ...} with at least one "
+            "host, found %s" % show(hosts),
+            option="hosts",
+        )
     checked = {name: _check_host(name, entry) for name, entry in hosts.items()}
     names = _order(checked, order)
     reasons = []
@@ -415,13 +597,22 @@ def plan_fleet(hosts, order=None):
         }
         for i in instances:
             if i["serves_http"]:
-                endpoints.append({
-                    "host": name, "address": entry["address"], "port": i["port"], "instance": i["name"],
-                    "engine": i["engine"], "served_model_name": i["served_model_name"],
-                    "health_path": i["readiness"]["health_path"], "models_path": i["readiness"]["models_path"],
-                })
+                endpoints.append(
+                    {
+                        "host": name,
+                        "address": entry["address"],
+                        "port": i["port"],
+                        "instance": i["name"],
+                        "engine": i["engine"],
+                        "served_model_name": i["served_model_name"],
+                        "health_path": i["readiness"]["health_path"],
+                        "models_path": i["readiness"]["models_path"],
+                    }
+                )
     total = sum(h["gpus_total"] for h in out_hosts.values())
     serving = sum(h["gpus_used"] for h in out_hosts.values())
-    reasons.append("fleet: %d hosts, %d GPUs, %d serving, %d endpoints (%d cells)." % (
-        len(out_hosts), total, serving, len(endpoints), len(cells)))
+    reasons.append(
+        "fleet: %d hosts, %d GPUs, %d serving, %d endpoints (%d cells)."
+        % (len(out_hosts), total, serving, len(endpoints), len(cells))
+    )
     return {"hosts": out_hosts, "endpoints": endpoints, "cells": cells, "reasons": reasons}

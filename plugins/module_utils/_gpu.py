@@ -152,7 +152,7 @@ def lookup_product(name):
 
 def _short_name(name):
     name = (name or "").strip()
-    return name[len("NVIDIA "):] if name.startswith("NVIDIA ") else name
+    return name[len("NVIDIA ") :] if name.startswith("NVIDIA ") else name
 
 
 def _cc_tuple(cc):
@@ -406,7 +406,7 @@ def facts_from_nvml(nvml):
             "NVML (pynvml) could not initialise: %s. The NVIDIA driver is not usable on this host; check that "
             "the kernel module is loaded (`lsmod | grep nvidia`, `dmesg | grep NVRM`) and was built for the "
             "running kernel, then re-run." % exc
-        )
+        ) from exc
     try:
         driver = _text(nvml.nvmlSystemGetDriverVersion())
         try:
@@ -564,7 +564,12 @@ def detect(run, which, nvidia_smi=None, required=True, nvml_loader=import_nvml):
             raise
         return {"facts": absent_facts(), "warnings": [], "msg": "No GPU (required=false): %s" % exc}
     msg = "%d x %s (%s, compute capability %s), driver %s, CUDA %s, read through %s" % (
-        facts["count"], facts["product"], facts["architecture"], facts["compute_capability"],
-        facts["driver_version"], facts["cuda_version"], facts["source"],
+        facts["count"],
+        facts["product"],
+        facts["architecture"],
+        facts["compute_capability"],
+        facts["driver_version"],
+        facts["cuda_version"],
+        facts["source"],
     )
     return {"facts": facts, "warnings": warnings_for(facts), "msg": msg}

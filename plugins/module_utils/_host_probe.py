@@ -29,13 +29,14 @@ _DOCKER_PORT_RE = re.compile(r":(\d+)(?:-(\d+))?->\d+(?:-\d+)?/tcp")
 
 # ------------------------------------------------------------------ /proc/net/tcp{,6}
 
+
 def _hex_address(text):
     """'0100007F' -> '127.0.0.1'; a 32-digit IPv6 word list -> its compressed text form.
 
     The kernel prints each 32-bit word of the address in host byte order (little endian on every platform we
     serve on), so each word's bytes are reversed."""
     raw = bytes.fromhex(text)
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     if len(words) == 4:
         return socket.inet_ntop(socket.AF_INET, words)
     address = socket.inet_ntop(socket.AF_INET6, words)
@@ -51,8 +52,9 @@ def parse_proc_net_tcp(text, family="ipv4"):
             continue
         address, port = fields[1].rsplit(":", 1)
         try:
-            out.append({"address": _hex_address(address), "port": int(port, 16), "inode": int(fields[9]),
-                        "family": family})
+            out.append(
+                {"address": _hex_address(address), "port": int(port, 16), "inode": int(fields[9]), "family": family}
+            )
         except ValueError:
             continue
     return out
@@ -108,8 +110,11 @@ def socket_owners(inodes, proc="/proc"):
             inode = wanted.get(target)
             if inode is None or inode in found:
                 continue
-            found[inode] = {"pid": int(pid), "process": _read(os.path.join(proc, pid, "comm")).strip() or None,
-                            "container_id": container_id_from_cgroup(_read(os.path.join(proc, pid, "cgroup")))}
+            found[inode] = {
+                "pid": int(pid),
+                "process": _read(os.path.join(proc, pid, "comm")).strip() or None,
+                "container_id": container_id_from_cgroup(_read(os.path.join(proc, pid, "cgroup"))),
+            }
         if len(found) == len(wanted):
             break
     return found
@@ -124,6 +129,7 @@ def _read(path):
 
 
 # ------------------------------------------------------------------ containers
+
 
 def parse_docker_ps(text):
     """``docker ps --no-trunc --format '{{json .}}'`` (one JSON object a line) or ``podman ps --format json``
@@ -152,12 +158,19 @@ def parse_docker_ps(text):
         labels = item.get("Labels")
         if isinstance(labels, str):  # docker: "a=b,c=d"
             labels = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in labels.split(",") if kv)
-        out.append({"id": item.get("ID") or item.get("Id"), "name": name, "host_ports": sorted(host_ports),
-                    "labels": labels if isinstance(labels, dict) else {}})
+        out.append(
+            {
+                "id": item.get("ID") or item.get("Id"),
+                "name": name,
+                "host_ports": sorted(host_ports),
+                "labels": labels if isinstance(labels, dict) else {},
+            }
+        )
     return out
 
 
 # ------------------------------------------------------------------ CDI specs
+
 
 def _scalar(text):
     text = text.split(" #", 1)[0].strip()
@@ -187,7 +200,7 @@ def parse_cdi_spec(text):
             in_devices = line.startswith("devices:")
             item_indent = None
             if line.startswith("kind:"):
-                kind = _scalar(line[len("kind:"):])
+                kind = _scalar(line[len("kind:") :])
             continue
         if not in_devices:
             continue
@@ -195,7 +208,7 @@ def parse_cdi_spec(text):
             item_indent = indent
             line, indent = line[2:].lstrip(), indent + 2
         if item_indent is not None and indent == item_indent + 2 and line.startswith("name:"):
-            names.append(_scalar(line[len("name:"):]))
+            names.append(_scalar(line[len("name:") :]))
     return kind, names
 
 
@@ -229,6 +242,7 @@ def _read_strict(path):
 
 
 # ------------------------------------------------------------------ disk and weights
+
 
 def nearest_existing(path):
     """``path`` or its nearest existing parent directory (what a download would be written onto)."""
@@ -269,14 +283,26 @@ def weights_status(cache_dir, model_id):
                     incomplete += entry.name.endswith(".incomplete")
     except OSError:
         pass
-    return {"model_id": model_id, "path": repo, "present": bool(snapshots) and not incomplete,
-            "snapshots": snapshots, "bytes": total, "incomplete": incomplete}
+    return {
+        "model_id": model_id,
+        "path": repo,
+        "present": bool(snapshots) and not incomplete,
+        "snapshots": snapshots,
+        "bytes": total,
+        "incomplete": incomplete,
+    }
 
 
 def disk_status(cache_dir, model_ids):
     checked = nearest_existing(cache_dir)
-    out = {"dir": cache_dir, "exists": os.path.isdir(cache_dir), "checked_path": checked, "free_bytes": None,
-           "total_bytes": None, "models": [weights_status(cache_dir, m) for m in model_ids]}
+    out = {
+        "dir": cache_dir,
+        "exists": os.path.isdir(cache_dir),
+        "checked_path": checked,
+        "free_bytes": None,
+        "total_bytes": None,
+        "models": [weights_status(cache_dir, m) for m in model_ids],
+    }
     try:
         st = os.statvfs(checked)
         # f_bavail: the blocks an unprivileged writer may use; the engine's download runs as the container's root
@@ -289,6 +315,7 @@ def disk_status(cache_dir, model_ids):
 
 
 # ------------------------------------------------------------------ reachability
+
 
 def connect(host, port, timeout, interval=0.25):
     """Try a TCP connection to host:port until one opens or ``timeout`` seconds pass; nothing is sent.
@@ -308,13 +335,27 @@ def connect(host, port, timeout, interval=0.25):
         else:
             peer = sock.getsockname()[0]
             sock.close()
-            return {"host": host, "port": port, "connected": True, "error": None, "attempts": attempts,
-                    "source_address": peer, "seconds": round(time.monotonic() - start, 3)}
+            return {
+                "host": host,
+                "port": port,
+                "connected": True,
+                "error": None,
+                "attempts": attempts,
+                "source_address": peer,
+                "seconds": round(time.monotonic() - start, 3),
+            }
         if time.monotonic() + interval >= deadline:
             break
         time.sleep(interval)
-    return {"host": host, "port": port, "connected": False, "error": _describe_error(last), "attempts": attempts,
-            "source_address": None, "seconds": round(time.monotonic() - start, 3)}
+    return {
+        "host": host,
+        "port": port,
+        "connected": False,
+        "error": _describe_error(last),
+        "attempts": attempts,
+        "source_address": None,
+        "seconds": round(time.monotonic() - start, 3),
+    }
 
 
 def _describe_error(exc):
@@ -353,8 +394,15 @@ def listen(port, timeout, address="", expect=0):
     workers' connects then reach whatever holds it - on a re-run, the running engine, which proves the path too.
     """
     start = time.monotonic()
-    out = {"port": port, "address": address, "bound": False, "error": None, "peers": [], "connections": 0,
-           "seconds": 0.0}
+    out = {
+        "port": port,
+        "address": address,
+        "bound": False,
+        "error": None,
+        "peers": [],
+        "connections": 0,
+        "seconds": 0.0,
+    }
     try:
         sock = _bind(address, port)
         sock.listen(16)
@@ -374,7 +422,7 @@ def listen(port, timeout, address="", expect=0):
             out["connections"] += 1
             ip = peer[0]
             if ip.startswith("::ffff:"):
-                ip = ip[len("::ffff:"):]
+                ip = ip[len("::ffff:") :]
             if ip not in out["peers"]:
                 out["peers"].append(ip)
     finally:

@@ -25,7 +25,7 @@ import urllib.request
 def excerpt(text, limit=60):
     """``text`` on one line, cut to ``limit`` characters with "..." (for messages)."""
     text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Unreachable(Exception):
@@ -81,8 +81,16 @@ def describe_unreachable(exc):
 class Client:
     """Requests against one server; adds the key unless told not to."""
 
-    def __init__(self, base_url, api_key=None, request_timeout=300.0, validate_certs=True, use_proxy=False,
-                 clock=time.monotonic, user_agent="llmfleet.serving.openai_verify"):
+    def __init__(
+        self,
+        base_url,
+        api_key=None,
+        request_timeout=300.0,
+        validate_certs=True,
+        use_proxy=False,
+        clock=time.monotonic,
+        user_agent="llmfleet.serving.openai_verify",
+    ):
         self.base_url = base_url
         self.user_agent = user_agent
         self.api_key = api_key or None
@@ -125,9 +133,11 @@ class Client:
         except urllib.error.HTTPError as exc:
             return exc.code, exc, start
         except (urllib.error.URLError, OSError) as exc:
-            raise Unreachable(describe_unreachable(exc))
+            raise Unreachable(describe_unreachable(exc)) from exc
         except http.client.HTTPException as exc:  # BadStatusLine and friends: something answered, not HTTP
-            raise Unreachable("the connection closed without a valid HTTP answer (%s)" % exc.__class__.__name__)
+            raise Unreachable(
+                "the connection closed without a valid HTTP answer (%s)" % exc.__class__.__name__
+            ) from exc
 
     def request(self, method, path, body=None, key="default", headers=None, timeout=None):
         """The whole answer as a :class:`Response`."""
@@ -135,7 +145,7 @@ class Client:
         try:
             payload = resp.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise Unreachable("the answer broke off (%s)" % describe_unreachable(exc))
+            raise Unreachable("the answer broke off (%s)" % describe_unreachable(exc)) from exc
         finally:
             resp.close()
         return Response(status, resp.headers, payload, self.clock() - start)

@@ -26,8 +26,14 @@ INSTANCE_NAME_RULE = (
 )
 
 _CONTROL_NAMES = {
-    "\x00": "NUL", "\t": "tab", "\n": "line feed", "\x0b": "vertical tab", "\x0c": "form feed",
-    "\r": "carriage return", "\x1b": "escape", "\x7f": "delete",
+    "\x00": "NUL",
+    "\t": "tab",
+    "\n": "line feed",
+    "\x0b": "vertical tab",
+    "\x0c": "form feed",
+    "\r": "carriage return",
+    "\x1b": "escape",
+    "\x7f": "delete",
 }
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -40,7 +46,7 @@ def show(value, limit=80):
     """The value as the user wrote it, escapes visible (repr), cut to ``limit`` characters."""
     text = repr(value)
     if len(text) > limit:
-        text = text[:limit - 3] + "..."
+        text = text[: limit - 3] + "..."
     return text
 
 

@@ -50,8 +50,9 @@ def _walk(key, before, after, changes):
     if isinstance(before, list) and isinstance(after, list):
         changes.append(_list_change(key, before, after))
         return
-    changes.append({"key": key, "before": before, "after": after,
-                    "summary": "%s: %s -> %s" % (key, _shown(before), _shown(after))})
+    changes.append(
+        {"key": key, "before": before, "after": after, "summary": "%s: %s -> %s" % (key, _shown(before), _shown(after))}
+    )
 
 
 def plan_changes(previous, current, keys):

@@ -21,7 +21,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._host_probe impor
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import CONTAINER_HF_CACHE, _version_tuple
 from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import ENGINES
 
-GB = 1000 ** 3  # profiles give weights_size_gb in GB (10^9 bytes), as the model hubs do
+GB = 1000**3  # profiles give weights_size_gb in GB (10^9 bytes), as the model hubs do
 CDI_GENERATE = "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"
 
 
@@ -34,7 +34,7 @@ def weights_dir(instance):
     suffix = ":" + CONTAINER_HF_CACHE
     for volume in instance.get("container", {}).get("volumes") or []:
         if volume.endswith(suffix):
-            return volume[:-len(suffix)]
+            return volume[: -len(suffix)]
     return None
 
 
@@ -57,38 +57,55 @@ def _runtime_problems(host, gather, instances):
     name = runtime.get("name") or "docker"
     out = []
     if not runtime.get("found"):
-        out.append("%s: container runtime %s not found (PATH and /usr/bin, /usr/local/bin, /usr/sbin); install %s "
-                   "(with the NVIDIA container toolkit), or set serve_runtime to the runtime the host has"
-                   % (host, name, "docker (docker.io or docker-ce)" if name == "docker" else "podman (>= 4.4, for quadlets)"))
+        out.append(
+            "%s: container runtime %s not found (PATH and /usr/bin, /usr/local/bin, /usr/sbin); install %s "
+            "(with the NVIDIA container toolkit), or set serve_runtime to the runtime the host has"
+            % (host, name, "docker (docker.io or docker-ce)" if name == "docker" else "podman (>= 4.4, for quadlets)")
+        )
     elif name == "docker" and not (runtime.get("daemon") or {}).get("reachable"):
-        out.append("%s: docker %s is installed but its daemon does not answer (docker info: %s); start it "
-                   "(systemctl enable --now docker) and check that the play's user may use /var/run/docker.sock "
-                   "(become: true)" % (host, runtime.get("version") or "(version unknown)",
-                                       (runtime.get("daemon") or {}).get("error") or "no answer"))
+        out.append(
+            "%s: docker %s is installed but its daemon does not answer (docker info: %s); start it "
+            "(systemctl enable --now docker) and check that the play's user may use /var/run/docker.sock "
+            "(become: true)"
+            % (
+                host,
+                runtime.get("version") or "(version unknown)",
+                (runtime.get("daemon") or {}).get("error") or "no answer",
+            )
+        )
     toolkit = gather.get("toolkit") or {}
     binaries = toolkit.get("binaries") or {}
     cdi = toolkit.get("cdi") or {}
     if name == "docker":
         runtimes = (runtime.get("daemon") or {}).get("runtimes") or []
         if not any(binaries.get(b) for b in DOCKER_TOOLKIT_BINARIES) and "nvidia" not in runtimes:
-            out.append("%s: no NVIDIA container toolkit for docker: neither %s on PATH, and docker info lists no "
-                       "nvidia runtime (runtimes: %s); install nvidia-container-toolkit (docker run --gpus needs "
-                       "its hook) and restart docker" % (host, " nor ".join(DOCKER_TOOLKIT_BINARIES),
-                                                         ", ".join(runtimes) or "none read"))
+            out.append(
+                "%s: no NVIDIA container toolkit for docker: neither %s on PATH, and docker info lists no "
+                "nvidia runtime (runtimes: %s); install nvidia-container-toolkit (docker run --gpus needs "
+                "its hook) and restart docker"
+                % (host, " nor ".join(DOCKER_TOOLKIT_BINARIES), ", ".join(runtimes) or "none read")
+            )
         return out
     needed = []
     for i in instances:
         ids = i.get("container", {}).get("gpu_ids")
-        for d in (["all"] if not isinstance(ids, list) else [str(n) for n in ids]):
+        for d in ["all"] if not isinstance(ids, list) else [str(n) for n in ids]:
             device = "nvidia.com/gpu=%s" % d
             if device not in needed:
                 needed.append(device)
     dirs = ", ".join(cdi.get("dirs") or []) or "the CDI directories"
     if not cdi.get("specs"):
-        out.append("%s: podman finds no CDI spec for nvidia.com/gpu in %s, so the planned devices %s cannot be "
-                   "added to the containers%s; generate it on the host: %s (nvidia-container-toolkit >= 1.12)"
-                   % (host, dirs, ", ".join(needed), (" (unreadable: %s)" % "; ".join(cdi["errors"]))
-                      if cdi.get("errors") else "", CDI_GENERATE))
+        out.append(
+            "%s: podman finds no CDI spec for nvidia.com/gpu in %s, so the planned devices %s cannot be "
+            "added to the containers%s; generate it on the host: %s (nvidia-container-toolkit >= 1.12)"
+            % (
+                host,
+                dirs,
+                ", ".join(needed),
+                (" (unreadable: %s)" % "; ".join(cdi["errors"])) if cdi.get("errors") else "",
+                CDI_GENERATE,
+            )
+        )
         return out
     defined = cdi.get("devices") or []
     for i in instances:
@@ -96,10 +113,19 @@ def _runtime_problems(host, gather, instances):
         wants = ["nvidia.com/gpu=%s" % d for d in (["all"] if not isinstance(ids, list) else ids)]
         missing = [w for w in wants if w not in defined]
         if missing:
-            out.append("%s: %s needs the CDI devices %s, which %s do%s not define (defined: %s); regenerate the "
-                       "spec with index names (the default device-name-strategy): %s"
-                       % (host, i["name"], ", ".join(missing), ", ".join(cdi["specs"]),
-                          "es" if len(cdi["specs"]) == 1 else "", ", ".join(defined) or "none", CDI_GENERATE))
+            out.append(
+                "%s: %s needs the CDI devices %s, which %s do%s not define (defined: %s); regenerate the "
+                "spec with index names (the default device-name-strategy): %s"
+                % (
+                    host,
+                    i["name"],
+                    ", ".join(missing),
+                    ", ".join(cdi["specs"]),
+                    "es" if len(cdi["specs"]) == 1 else "",
+                    ", ".join(defined) or "none",
+                    CDI_GENERATE,
+                )
+            )
     return out
 
 
@@ -112,10 +138,12 @@ def _driver_problems(host, gpus, instances):
     for i in instances:
         floor = i.get("min_driver")
         if floor and found[0] < int(str(floor).split(".", maxsplit=1)[0]):
-            out.append("%s: NVIDIA driver %s is older than %s, which %s's image %s needs (its CUDA); upgrade the "
-                       "driver to %s or newer, or set serve_image to an image built for the CUDA this driver "
-                       "supports (%s)" % (host, driver, floor, i["name"], i["image"], floor,
-                                          (gpus or {}).get("cuda_version") or "unknown"))
+            out.append(
+                "%s: NVIDIA driver %s is older than %s, which %s's image %s needs (its CUDA); upgrade the "
+                "driver to %s or newer, or set serve_image to an image built for the CUDA this driver "
+                "supports (%s)"
+                % (host, driver, floor, i["name"], i["image"], floor, (gpus or {}).get("cuda_version") or "unknown")
+            )
             break  # the instances of one host share the image: one line says it
     return out
 
@@ -131,9 +159,11 @@ def _disk_problems(host, gather, instances, headroom_gb):
     for d, models in by_dir.items():
         w = reported.get(d)
         if not w or w.get("free_bytes") is None:
-            out.append("%s: the free space under the weights directory %s was not read (%s); check that the "
-                       "path is right (serve_hf_cache_dir) and readable by the play's user"
-                       % (host, d, (w or {}).get("error") or "not gathered"))
+            out.append(
+                "%s: the free space under the weights directory %s was not read (%s); check that the "
+                "path is right (serve_hf_cache_dir) and readable by the play's user"
+                % (host, d, (w or {}).get("error") or "not gathered")
+            )
             continue
         status = {m.get("model_id"): m for m in w.get("models") or []}
         need, parts = 0, []
@@ -149,12 +179,21 @@ def _disk_problems(host, gather, instances, headroom_gb):
             continue
         headroom = int(headroom_gb * GB)
         if need + headroom > w["free_bytes"]:
-            out.append("%s: not enough free disk for the weights under %s: the filesystem of %s has %s free, the "
-                       "download of %s needs %s%s; free %s there, or set serve_hf_cache_dir to a filesystem with "
-                       "room, or put the weights there first"
-                       % (host, d, w.get("checked_path") or d, _gb(w["free_bytes"]), ", ".join(parts), _gb(need),
-                          (" + %s headroom (preflight_disk_headroom_gb)" % _gb(headroom)) if headroom else "",
-                          _gb(need + headroom - w["free_bytes"])))
+            out.append(
+                "%s: not enough free disk for the weights under %s: the filesystem of %s has %s free, the "
+                "download of %s needs %s%s; free %s there, or set serve_hf_cache_dir to a filesystem with "
+                "room, or put the weights there first"
+                % (
+                    host,
+                    d,
+                    w.get("checked_path") or d,
+                    _gb(w["free_bytes"]),
+                    ", ".join(parts),
+                    _gb(need),
+                    (" + %s headroom (preflight_disk_headroom_gb)" % _gb(headroom)) if headroom else "",
+                    _gb(need + headroom - w["free_bytes"]),
+                )
+            )
     return out
 
 
@@ -192,9 +231,10 @@ def _port_problems(host, gather, instances, fleet):
             if cname not in ours and not any(cname in h for h in holders):
                 holders.append("container %s (publishes it)" % cname)
         if holders:
-            out.append("%s: port %d (%s of %s) is taken by %s; stop that, or move serve_port / serve_dist_port "
-                       "(this host's instances claim %s)" % (host, port, what, name, "; ".join(holders),
-                                                             _ranges(planned)))
+            out.append(
+                "%s: port %d (%s of %s) is taken by %s; stop that, or move serve_port / serve_dist_port "
+                "(this host's instances claim %s)" % (host, port, what, name, "; ".join(holders), _ranges(planned))
+            )
     return out
 
 
@@ -210,24 +250,36 @@ def _cell_problems(fleet, findings):
                     roles.setdefault(h, []).append(i.get("role"))
         heads = sorted(h for h, r in roles.items() if "head" in r)
         if len(heads) != 1:
-            out.append("cell %s: %s; exactly one host is the head (serve_node_rank 0): re-plan with "
-                       "llmfleet.serving.fleet_plan" % (cell, ("heads on %s" % ", ".join(heads)) if heads else "no head"))
+            out.append(
+                "cell %s: %s; exactly one host is the head (serve_node_rank 0): re-plan with "
+                "llmfleet.serving.fleet_plan" % (cell, ("heads on %s" % ", ".join(heads)) if heads else "no head")
+            )
         absent = [h for h in members if h not in roles]
         extra = sorted(h for h in roles if h not in members)
         if absent or extra:
-            out.append("cell %s: ranks %s; the plan's ranks must be complete (%s): re-plan with "
-                       "llmfleet.serving.fleet_plan" % (cell, "; ".join(
-                           (["missing on %s" % ", ".join(absent)] if absent else []) +
-                           (["%s not listed in the cell" % ", ".join(extra)] if extra else [])), ", ".join(members)))
+            out.append(
+                "cell %s: ranks %s; the plan's ranks must be complete (%s): re-plan with "
+                "llmfleet.serving.fleet_plan"
+                % (
+                    cell,
+                    "; ".join(
+                        (["missing on %s" % ", ".join(absent)] if absent else [])
+                        + (["%s not listed in the cell" % ", ".join(extra)] if extra else [])
+                    ),
+                    ", ".join(members),
+                )
+            )
         seen = [h for h in members if h in findings and findings[h].get("gpus")]
         for key, what in (("product", "GPU model"), ("driver_version", "driver")):
             values = {}
             for h in seen:
                 values.setdefault(str(findings[h]["gpus"].get(key)), []).append(h)
             if len(values) > 1:
-                out.append("cell %s: the hosts report different %ss now: %s; every rank needs the same GPU model "
-                           "and driver: align them, or re-plan with the hosts in separate cells" % (cell, what, "; ".join(
-                               "%s on %s" % (v, ", ".join(hs)) for v, hs in sorted(values.items()))))
+                out.append(
+                    "cell %s: the hosts report different %ss now: %s; every rank needs the same GPU model "
+                    "and driver: align them, or re-plan with the hosts in separate cells"
+                    % (cell, what, "; ".join("%s on %s" % (v, ", ".join(hs)) for v, hs in sorted(values.items())))
+                )
         head = info.get("head")
         engine = ENGINES.get(info.get("engine"), {})
         span = engine.get("dist_port_span", 1)
@@ -238,18 +290,36 @@ def _cell_problems(fleet, findings):
                 continue
             result = findings[worker].get("connect")
             if not result:
-                out.append("%s: the connection to the head %s of cell %s was not tried; run preflight with the "
-                           "whole cell in the play" % (worker, head, cell))
+                out.append(
+                    "%s: the connection to the head %s of cell %s was not tried; run preflight with the "
+                    "whole cell in the play" % (worker, head, cell)
+                )
                 continue
             if result.get("connected"):
                 continue
-            out.append("%s: cannot open a TCP connection to the head %s of cell %s at %s:%s (%s, %d attempts in "
-                       "%.1f s)%s; open TCP %s from %s to %s (firewall, security group), or give %s an address "
-                       "the workers route to (its ansible_host / fleet address), and check serve_fabric_interface"
-                       % (worker, head, cell, result.get("host"), result.get("port"), result.get("error"),
-                          result.get("attempts") or 0, result.get("seconds") or 0,
-                          "" if head in findings else "; the head is not in this play, so no probe listened there: "
-                          "run preflight with the whole cell", ports, worker, head, head))
+            out.append(
+                "%s: cannot open a TCP connection to the head %s of cell %s at %s:%s (%s, %d attempts in "
+                "%.1f s)%s; open TCP %s from %s to %s (firewall, security group), or give %s an address "
+                "the workers route to (its ansible_host / fleet address), and check serve_fabric_interface"
+                % (
+                    worker,
+                    head,
+                    cell,
+                    result.get("host"),
+                    result.get("port"),
+                    result.get("error"),
+                    result.get("attempts") or 0,
+                    result.get("seconds") or 0,
+                    ""
+                    if head in findings
+                    else "; the head is not in this play, so no probe listened there: "
+                    "run preflight with the whole cell",
+                    ports,
+                    worker,
+                    head,
+                    head,
+                )
+            )
     return out
 
 
@@ -285,14 +355,29 @@ def probe_args(fleet, host):
         if i.get("model_id") and i["model_id"] not in models:
             models.append(i["model_id"])
         ports.update(claim[0] for claim in instance_ports(i, fleet))
-    out = {"hf_cache_dirs": dirs, "models": models, "ports": sorted(ports), "role": None, "cell": None,
-           "head": None, "head_address": None, "dist_port": None, "workers": 0}
+    out = {
+        "hf_cache_dirs": dirs,
+        "models": models,
+        "ports": sorted(ports),
+        "role": None,
+        "cell": None,
+        "head": None,
+        "head_address": None,
+        "dist_port": None,
+        "workers": 0,
+    }
     cells = [i for i in instances if i.get("cell")]
     if cells:
         cell = cells[0]["cell"]
         info = (fleet.get("cells") or {}).get(cell) or {}
-        out.update(role=cells[0]["role"], cell=cell, head=info.get("head"), head_address=info.get("head_address"),
-                   dist_port=info.get("dist_port"), workers=max(0, len(info.get("hosts") or []) - 1))
+        out.update(
+            role=cells[0]["role"],
+            cell=cell,
+            head=info.get("head"),
+            head_address=info.get("head_address"),
+            dist_port=info.get("dist_port"),
+            workers=max(0, len(info.get("hosts") or []) - 1),
+        )
     elif instances:
         out["role"] = "standalone"
     return out

@@ -73,8 +73,16 @@ ENGINES = {
         # Tokens are whole-token placeholders, as in a deployment's command.
         "multinode": {
             "tensor_parallel": "host",
-            "args": ["--data-parallel-size", "{dp_size}", "--data-parallel-size-local", "{dp_size_local}",
-                     "--data-parallel-address", "{head_address}", "--data-parallel-rpc-port", "{dist_port}"],
+            "args": [
+                "--data-parallel-size",
+                "{dp_size}",
+                "--data-parallel-size-local",
+                "{dp_size_local}",
+                "--data-parallel-address",
+                "{head_address}",
+                "--data-parallel-rpc-port",
+                "{dist_port}",
+            ],
             "worker_args": ["--headless", "--data-parallel-start-rank", "{dp_start_rank}"],
             # Expert parallel on every node of a DP cell (the same document); added when the deployment lacks it.
             "needs": ["--enable-expert-parallel"],
@@ -125,8 +133,16 @@ ENGINES = {
         # advise 3600 s, as loading 284 GB over several hosts can take most of an hour.
         "multinode": {
             "tensor_parallel": "cell",
-            "args": ["--nnodes", "{nnodes}", "--node-rank", "{node_rank}", "--dist-init-addr", "{dist_init_addr}",
-                     "--dist-timeout", "3600"],
+            "args": [
+                "--nnodes",
+                "{nnodes}",
+                "--node-rank",
+                "{node_rank}",
+                "--dist-init-addr",
+                "{dist_init_addr}",
+                "--dist-timeout",
+                "3600",
+            ],
             "worker_args": [],
             "needs": [],
             # Ranks >= 1 start a dummy health server on --port (answers 200 on /health no matter what):
@@ -148,57 +164,92 @@ CUDA_DRIVER_FLOORS = {
 
 # The seed's SGLang command on B200, token for token ({speculative} marks the EAGLE flags' place).
 _SGLANG_BLACKWELL_COMMAND = [
-    "python3", "-m", "sglang.launch_server",
-    "--model-path", "{model_id}",
-    "--served-model-name", "{served_model_name}",
-    "--tp", "{tensor_parallel_size}",
-    "--host", "0.0.0.0", "--port", "{port}",
+    "python3",
+    "-m",
+    "sglang.launch_server",
+    "--model-path",
+    "{model_id}",
+    "--served-model-name",
+    "{served_model_name}",
+    "--tp",
+    "{tensor_parallel_size}",
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "{port}",
     "--trust-remote-code",
-    "--mem-fraction-static", "{mem_fraction}",
-    "--moe-runner-backend", "flashinfer_mxfp4",
+    "--mem-fraction-static",
+    "{mem_fraction}",
+    "--moe-runner-backend",
+    "flashinfer_mxfp4",
     "{speculative}",
-    "--chunked-prefill-size", "4096",
+    "--chunked-prefill-size",
+    "4096",
     "--disable-flashinfer-autotune",
 ]
 
 # The seed's SGLang command on H100: as on B200 without the Blackwell-only FP4 MoE kernel.
 _SGLANG_HOPPER_COMMAND = [
-    "python3", "-m", "sglang.launch_server",
-    "--model-path", "{model_id}",
-    "--served-model-name", "{served_model_name}",
-    "--tp", "{tensor_parallel_size}",
-    "--host", "0.0.0.0", "--port", "{port}",
+    "python3",
+    "-m",
+    "sglang.launch_server",
+    "--model-path",
+    "{model_id}",
+    "--served-model-name",
+    "{served_model_name}",
+    "--tp",
+    "{tensor_parallel_size}",
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "{port}",
     "--trust-remote-code",
-    "--mem-fraction-static", "{mem_fraction}",
+    "--mem-fraction-static",
+    "{mem_fraction}",
     "{speculative}",
-    "--chunked-prefill-size", "4096",
+    "--chunked-prefill-size",
+    "4096",
     "--disable-flashinfer-autotune",
 ]
 
 # EAGLE 3/1/4, as both seed SGLang commands run it.
 _SGLANG_EAGLE = [
-    "--speculative-algo", "EAGLE",
-    "--speculative-num-steps", "3",
-    "--speculative-eagle-topk", "1",
-    "--speculative-num-draft-tokens", "4",
+    "--speculative-algo",
+    "EAGLE",
+    "--speculative-num-steps",
+    "3",
+    "--speculative-eagle-topk",
+    "1",
+    "--speculative-num-draft-tokens",
+    "4",
 ]
 
 # The seed's vLLM command on B200 (arguments after the image; the entrypoint is `vllm serve`).
 _VLLM_BLACKWELL_COMMAND = [
-    "--model", "{model_id}",
-    "--served-model-name", "{served_model_name}",
-    "--tensor-parallel-size", "{tensor_parallel_size}",
+    "--model",
+    "{model_id}",
+    "--served-model-name",
+    "{served_model_name}",
+    "--tensor-parallel-size",
+    "{tensor_parallel_size}",
     "--enable-expert-parallel",
-    "--kv-cache-dtype", "fp8",
-    "--block-size", "256",
-    "--max-model-len", "auto",
+    "--kv-cache-dtype",
+    "fp8",
+    "--block-size",
+    "256",
+    "--max-model-len",
+    "auto",
     "--trust-remote-code",
-    "--gpu-memory-utilization", "{mem_fraction}",
-    "--tokenizer-mode", "deepseek_v4",
+    "--gpu-memory-utilization",
+    "{mem_fraction}",
+    "--tokenizer-mode",
+    "deepseek_v4",
     "--no-disable-hybrid-kv-cache-manager",
-    "--tool-call-parser", "deepseek_v4",
+    "--tool-call-parser",
+    "deepseek_v4",
     "--enable-auto-tool-choice",
-    "--reasoning-parser", "deepseek_v4",
+    "--reasoning-parser",
+    "deepseek_v4",
     "{speculative}",
 ]
 
@@ -235,7 +286,7 @@ PROFILES = {
             "blackwell": {
                 "prefer": ["vllm", "sglang"],
                 "reason": "on Blackwell vLLM gave the seed's best measured B200 output throughput, "
-                          "1,469 tok/s (SGLang with EAGLE: 1,222 tok/s)",
+                "1,469 tok/s (SGLang with EAGLE: 1,222 tok/s)",
             },
             "hopper": {
                 "prefer": ["sglang"],
@@ -310,7 +361,7 @@ PROFILES = {
                 "speculative_default": False,
                 "source": _VLLM_RECIPE + " verifies B300; flags are the seed's B200 vLLM command",
                 "note": "The recipe's Blackwell extras (--attention_config.use_fp4_indexer_cache=True "
-                        "--moe-backend deep_gemm_mega_moe) are opt-in through extra_args.",
+                "--moe-backend deep_gemm_mega_moe) are opt-in through extra_args.",
             },
             {
                 "name": "b300-sglang",
@@ -392,8 +443,8 @@ PROFILES = {
                 "engine": "vllm",
                 "products": ["H100"],
                 "refuse": "vLLM's DeepSeek-V4 recipe does not list H100, and the FP8 build that Hopper needs "
-                          "is SGLang-only (vLLM does not serve sgl-project/DeepSeek-V4-Flash-FP8); "
-                          "use engine: sglang (or auto), which serves the FP8 build as the seed does",
+                "is SGLang-only (vLLM does not serve sgl-project/DeepSeek-V4-Flash-FP8); "
+                "use engine: sglang (or auto), which serves the FP8 build as the seed does",
                 "source": _VLLM_RECIPE + "; " + _SEED,
             },
             {
@@ -401,9 +452,9 @@ PROFILES = {
                 "engine": "vllm",
                 "architectures": ["hopper"],
                 "refuse": "the FP8 build is SGLang-only, and vLLM's Hopper path (the native build through "
-                          "Marlin W4A16 experts, image vllm/vllm-openai:deepseekv4-cu129) comes without flags "
-                          "this collection has verified; use engine: sglang (or auto), or add a user profile "
-                          "deployment (profiles option) with vLLM flags you have verified",
+                "Marlin W4A16 experts, image vllm/vllm-openai:deepseekv4-cu129) comes without flags "
+                "this collection has verified; use engine: sglang (or auto), or add a user profile "
+                "deployment (profiles option) with vLLM flags you have verified",
                 "source": _VLLM_RECIPE,
             },
         ],

@@ -52,12 +52,14 @@ def image_problem(image):
     colon = rest.rfind(":")
     name, tag = rest, None
     if colon > slash:  # a ':' after the last '/' starts the tag (an earlier one is a registry port)
-        name, tag = rest[:colon], rest[colon + 1:]
+        name, tag = rest[:colon], rest[colon + 1 :]
         if not tag:
             return "ends its name with ':' but has no tag after it; %s" % IMAGE_RULE
         if not _TAG_RE.match(tag):
-            return "has tag %r, which is not 1-128 letters, digits, '_', '.' or '-' starting with a letter, " \
-                   "digit or '_'; %s" % (tag, IMAGE_RULE)
+            return (
+                "has tag %r, which is not 1-128 letters, digits, '_', '.' or '-' starting with a letter, "
+                "digit or '_'; %s" % (tag, IMAGE_RULE)
+            )
     if not name:
         return "has no name; %s" % IMAGE_RULE
     if len(name) > IMAGE_NAME_MAX:
@@ -89,8 +91,24 @@ def image_tag(image):
 # --- host directories mounted into the engine -------------------------------------------------------
 # Mounted read-write into a container that runs as root: the host's root or a system directory
 # there would let the engine (or anything that breaks into it) rewrite the host.
-SYSTEM_DIRS = ("/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/dev", "/proc", "/sys", "/run",
-               "/var", "/root", "/home", "/tmp")
+SYSTEM_DIRS = (
+    "/",
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/boot",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/var",
+    "/root",
+    "/home",
+    "/tmp",
+)
 # ... and nothing below these either (configuration, binaries, kernel and device interfaces).
 SYSTEM_TREES = ("/etc", "/usr", "/proc", "/sys", "/dev", "/boot")
 HOST_DIR_MAX = 1024
@@ -101,25 +119,33 @@ def host_dir_problem(path, example):
     if not isinstance(path, str) or not path:
         return "must be a non-empty absolute path such as %s" % example
     if not path.startswith("/"):
-        return "is not an absolute path (the container unit runs as root, where ~ is /root and a relative path " \
-               "has no fixed base); use an absolute directory such as %s" % example
+        return (
+            "is not an absolute path (the container unit runs as root, where ~ is /root and a relative path "
+            "has no fixed base); use an absolute directory such as %s" % example
+        )
     if len(path) > HOST_DIR_MAX:
         return "is longer than %d characters" % HOST_DIR_MAX
     if ":" in path or "," in path:
-        return "holds '%s', which a bind mount (-v HOST:CONTAINER[:OPTIONS], --mount a=b,c=d) reads as a " \
-               "separator; use a directory without ':' and ','" % (":" if ":" in path else ",")
+        return (
+            "holds '%s', which a bind mount (-v HOST:CONTAINER[:OPTIONS], --mount a=b,c=d) reads as a "
+            "separator; use a directory without ':' and ','" % (":" if ":" in path else ",")
+        )
     normal = posixpath.normpath(path)
     if normal.startswith("//"):
         normal = "/" + normal.lstrip("/")
     if normal != path:
         return "is not in normal form (no '.', '..', '//' or trailing '/'); write it as %s" % normal
     if path in SYSTEM_DIRS:
-        return "is the host's root or a system directory, which would be mounted read-write into the engine's " \
-               "container; use a directory of its own such as %s" % example
+        return (
+            "is the host's root or a system directory, which would be mounted read-write into the engine's "
+            "container; use a directory of its own such as %s" % example
+        )
     for tree in SYSTEM_TREES:
         if path.startswith(tree + "/"):
-            return "is under %s, a system directory that must not be mounted read-write into the engine's " \
-                   "container; use a directory of its own such as %s" % (tree, example)
+            return (
+                "is under %s, a system directory that must not be mounted read-write into the engine's "
+                "container; use a directory of its own such as %s" % (tree, example)
+            )
     return None
 
 
@@ -133,8 +159,10 @@ def address_problem(address):
     try:
         ipaddress.ip_address(address)
     except ValueError:
-        return "is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 10.0.0.5 or ::1; a host name is not resolved " \
-               "here); leave it empty to publish on all interfaces"
+        return (
+            "is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 10.0.0.5 or ::1; a host name is not resolved "
+            "here); leave it empty to publish on all interfaces"
+        )
     return None
 
 

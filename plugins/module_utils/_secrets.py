@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 
-
-
 def mask_secret(value):
     """A key as it may be shown: ``sk-…abcd`` for long keys, ``********`` for short ones.
 
@@ -22,7 +20,7 @@ def mask_secret(value):
     for sep in ("-", "_"):
         pos = value.find(sep)
         if 0 < pos <= 3:
-            prefix = value[:pos + 1]
+            prefix = value[: pos + 1]
             break
     return prefix + "\u2026" + value[-4:]
 

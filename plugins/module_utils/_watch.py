@@ -63,7 +63,9 @@ class UnitWatch:
             raise VerifyError(
                 "systemd unit %s is %s after %.1f s of waiting for the server: %s. Last %d lines of "
                 "journalctl -u %s:\n%s" % (self.unit, state, waited_s, why, JOURNAL_LINES, self.unit, journal),
-                unit_state=state, journal=journal.splitlines())
+                unit_state=state,
+                journal=journal.splitlines(),
+            )
 
 
 class ContainerWatch:
@@ -86,7 +88,9 @@ class ContainerWatch:
         raise VerifyError(
             "container %s is %s after %.1f s of waiting for the server: %s. Last %d lines of %s logs %s:\n%s"
             % (self.name, state, waited_s, why, JOURNAL_LINES, self.cli, self.name, logs or "(no output)"),
-            container_state=state, journal=logs.splitlines())
+            container_state=state,
+            journal=logs.splitlines(),
+        )
 
     def check(self, waited_s):
         rc, out, err = self.run([self.cli, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", self.name])
@@ -96,7 +100,9 @@ class ContainerWatch:
                 raise VerifyError(
                     "container %s was running and is gone after %.1f s of waiting for the server: the engine exited "
                     "and the container was removed (docker run --rm); read the unit's journal or the engine's log"
-                    % (self.name, waited_s), container_state="gone")
+                    % (self.name, waited_s),
+                    container_state="gone",
+                )
             # Not created yet: the unit may still be pulling the image.
             self.state = "not created yet"
             return
@@ -109,13 +115,17 @@ class ContainerWatch:
         elif status in ("exited", "dead"):
             self._fail("%s (exit code %s)" % (status, code), waited_s, "the engine exited")
         elif status == "restarting":
-            self._fail("restarting (last exit code %s)" % code, waited_s, "the engine exited and the runtime restarts it")
+            self._fail(
+                "restarting (last exit code %s)" % code, waited_s, "the engine exited and the runtime restarts it"
+            )
 
 
 # ---- readiness ---------------------------------------------------------------------------------
 
-def wait_ready(client, timeout, poll_interval, unhealthy_grace, watches=(), clock=time.monotonic, sleep=time.sleep,
-               key_hint=None):
+
+def wait_ready(
+    client, timeout, poll_interval, unhealthy_grace, watches=(), clock=time.monotonic, sleep=time.sleep, key_hint=None
+):
     """Poll GET /health until it answers 200. Returns a dict: ready_after_s, polls, latency_s, ready_at.
 
     Refused/reset/timed-out connections mean "still loading" (vLLM and SGLang keep the port closed
@@ -140,8 +150,12 @@ def wait_ready(client, timeout, poll_interval, unhealthy_grace, watches=(), cloc
             first_503 = None
         else:
             if resp.status == 200:
-                return {"ready_after_s": clock() - start, "polls": polls, "latency_s": resp.elapsed,
-                        "ready_at": time.time()}
+                return {
+                    "ready_after_s": clock() - start,
+                    "polls": polls,
+                    "latency_s": resp.elapsed,
+                    "ready_at": time.time(),
+                }
             if resp.status == 503:
                 now = clock()
                 first_503 = now if first_503 is None else first_503
@@ -151,7 +165,9 @@ def wait_ready(client, timeout, poll_interval, unhealthy_grace, watches=(), cloc
                         "GET %s answers 503 Service Unavailable (for %.1f s, after %.1f s of waiting): the engine died "
                         "behind a live HTTP server (vLLM answers 503 when its engine core is dead). Read the engine's "
                         "log (journalctl -u UNIT, docker logs NAME) and restart the server"
-                        % (url, now - first_503, now - start), health_status=503)
+                        % (url, now - first_503, now - start),
+                        health_status=503,
+                    )
             elif resp.status in (502, 504):
                 last = "%d from a proxy in front of the server" % resp.status
             elif resp.status == 401:
@@ -160,7 +176,8 @@ def wait_ready(client, timeout, poll_interval, unhealthy_grace, watches=(), cloc
                 raise VerifyError(
                     "GET %s answered %d (%s): this is not the health endpoint of a vLLM or SGLang server; "
                     "check base_url (the role's verify_base_url)" % (url, resp.status, resp.error_text()),
-                    health_status=resp.status)
+                    health_status=resp.status,
+                )
         now = clock()
         if now >= deadline:
             watched = "; ".join(w.describe() for w in watches)
@@ -169,5 +186,8 @@ def wait_ready(client, timeout, poll_interval, unhealthy_grace, watches=(), cloc
                 "last: %s%s). A large model can take up to an hour to load: raise timeout (the role's verify_timeout) "
                 "if the engine is still loading, or read its log (journalctl -u UNIT, docker logs NAME)"
                 % (timeout, url, polls, poll_interval, last, "; " + watched if watched else ""),
-                waited_s=round(now - start, 3), polls=polls, last=last)
+                waited_s=round(now - start, 3),
+                polls=polls,
+                last=last,
+            )
         sleep(max(0.0, min(poll_interval, deadline - now)))

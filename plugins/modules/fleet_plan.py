@@ -178,6 +178,7 @@ fleet:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
 from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet, read_choices

@@ -213,6 +213,7 @@ import shutil
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.llmfleet.serving.plugins.module_utils import _host_probe as probe
 
 # Where the toolkit's packages put their binaries, in case the module's PATH (a minimal sudo/ssh PATH) lacks them.
@@ -223,8 +224,9 @@ _VERSION_RE = re.compile(r"version\s+v?([0-9][^\s,]*)", re.IGNORECASE)
 def _run(argv, timeout):
     """(rc, stdout, stderr) of argv; rc None when it did not finish in time or could not start."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
-                              env=dict(os.environ, LC_ALL="C"))
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, check=False, env=dict(os.environ, LC_ALL="C")
+        )
     except subprocess.TimeoutExpired:
         return None, "", "no answer within %d s" % timeout
     except OSError as exc:
@@ -262,12 +264,17 @@ def gather_runtime(name, timeout):
             except ValueError:
                 info = None
         if isinstance(info, dict) and info.get("ServerVersion"):
-            daemon.update(reachable=True, version=info.get("ServerVersion"),
-                          runtimes=sorted(info.get("Runtimes") or {}), default_runtime=info.get("DefaultRuntime"))
+            daemon.update(
+                reachable=True,
+                version=info.get("ServerVersion"),
+                runtimes=sorted(info.get("Runtimes") or {}),
+                default_runtime=info.get("DefaultRuntime"),
+            )
         else:
             server_errors = info.get("ServerErrors") if isinstance(info, dict) else None
-            daemon["error"] = "; ".join(server_errors) if server_errors else (
-                _first_line(stderr) or "docker info exited %s" % rc)
+            daemon["error"] = (
+                "; ".join(server_errors) if server_errors else (_first_line(stderr) or "docker info exited %s" % rc)
+            )
         out["daemon"] = daemon
         if not daemon["reachable"]:
             return out, []
@@ -284,8 +291,7 @@ def gather_runtime(name, timeout):
 def gather(module):
     p = module.params
     runtime, containers = gather_runtime(p["runtime"], p["command_timeout"])
-    binaries = {b: which(b)
-                for b in probe.DOCKER_TOOLKIT_BINARIES + ("nvidia-ctk",)}
+    binaries = {b: which(b) for b in probe.DOCKER_TOOLKIT_BINARIES + ("nvidia-ctk",)}
     toolkit = {"binaries": binaries, "cdi": probe.read_cdi(p["cdi_dirs"])}
     weights = [probe.disk_status(d, p["models"]) for d in p["hf_cache_dirs"]]
     wanted = set(p["ports"])
@@ -300,20 +306,33 @@ def gather(module):
     for s in sockets:
         owner = owners.get(s["inode"], {})
         cid = owner.get("container_id")
-        listeners.append({
-            "port": s["port"], "address": s["address"], "family": s["family"], "pid": owner.get("pid"),
-            "process": owner.get("process"), "container_id": cid,
-            # The process is the container's own (host network), or a proxy publishing the container's port.
-            "container": by_id.get(cid) or by_port.get(s["port"]),
-        })
+        listeners.append(
+            {
+                "port": s["port"],
+                "address": s["address"],
+                "family": s["family"],
+                "pid": owner.get("pid"),
+                "process": owner.get("process"),
+                "container_id": cid,
+                # The process is the container's own (host network), or a proxy publishing the container's port.
+                "container": by_id.get(cid) or by_port.get(s["port"]),
+            }
+        )
     listeners.sort(key=lambda item: (item["port"], item["family"], item["address"]))
     return {
         "runtime": runtime,
         "toolkit": toolkit,
         "weights": weights,
         "listeners": listeners,
-        "containers": [{"id": c["id"], "name": c["name"], "host_ports": c["host_ports"],
-                        "llmfleet": "llmfleet.plan-hash" in c["labels"]} for c in containers],
+        "containers": [
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "host_ports": c["host_ports"],
+                "llmfleet": "llmfleet.plan-hash" in c["labels"],
+            }
+            for c in containers
+        ],
     }
 
 
@@ -325,17 +344,23 @@ ARGUMENT_SPEC = dict(
     ports=dict(type="list", elements="int", default=[]),
     cdi_dirs=dict(type="list", elements="path", default=list(probe.DEFAULT_CDI_DIRS)),
     command_timeout=dict(type="int", default=30),
-    listen=dict(type="dict", options=dict(
-        port=dict(type="int", required=True),
-        address=dict(type="str", default=""),
-        timeout=dict(type="float", default=30),
-        expect=dict(type="int", default=0),
-    )),
-    connect=dict(type="dict", options=dict(
-        host=dict(type="str", required=True),
-        port=dict(type="int", required=True),
-        timeout=dict(type="float", default=10),
-    )),
+    listen=dict(
+        type="dict",
+        options=dict(
+            port=dict(type="int", required=True),
+            address=dict(type="str", default=""),
+            timeout=dict(type="float", default=30),
+            expect=dict(type="int", default=0),
+        ),
+    ),
+    connect=dict(
+        type="dict",
+        options=dict(
+            host=dict(type="str", required=True),
+            port=dict(type="int", required=True),
+            timeout=dict(type="float", default=10),
+        ),
+    ),
 )
 
 
@@ -353,13 +378,15 @@ def main():
     if p["listen"]:
         _check_port(module, "listen.port", p["listen"]["port"])
         if p["listen"]["timeout"] <= 0:
-            module.fail_json(msg="listen.timeout %s must be above 0 seconds" % p["listen"]["timeout"],
-                             option="listen.timeout")
+            module.fail_json(
+                msg="listen.timeout %s must be above 0 seconds" % p["listen"]["timeout"], option="listen.timeout"
+            )
     if p["connect"]:
         _check_port(module, "connect.port", p["connect"]["port"])
         if p["connect"]["timeout"] <= 0:
-            module.fail_json(msg="connect.timeout %s must be above 0 seconds" % p["connect"]["timeout"],
-                             option="connect.timeout")
+            module.fail_json(
+                msg="connect.timeout %s must be above 0 seconds" % p["connect"]["timeout"], option="connect.timeout"
+            )
     if p["gather"]:
         result.update(gather(module))
     if p["connect"]:

@@ -237,8 +237,9 @@ def main():
             num_warmups=dict(type="int", default=1),
             request_timeout=dict(type="float", default=3600),
             metric_percentiles=dict(type="list", elements="float", default=[50, 90, 99]),
-            goodput=dict(type="dict", options=dict(
-                ttft=dict(type="float"), tpot=dict(type="float"), e2el=dict(type="float"))),
+            goodput=dict(
+                type="dict", options=dict(ttft=dict(type="float"), tpot=dict(type="float"), e2el=dict(type="float"))
+            ),
             workers=dict(type="int", default=1),
             labels=dict(type="dict", default={}),
             baseline=dict(type="dict"),

@@ -379,6 +379,7 @@ plan:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
 from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import (
@@ -414,8 +415,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(ARGUMENT_SPEC, previous_plan=dict(type="dict")),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(ARGUMENT_SPEC, previous_plan=dict(type="dict")), supports_check_mode=True)
     params = dict(module.params)
     previous = params.pop("previous_plan")
     try:

@@ -31,8 +31,11 @@ _H200_UUIDS = [
 
 def _device(index, product, mig_mode="Disabled"):
     name, cc, mib, _arch, _fp8, _fp4 = SPECS[product]
-    uuid = (_H200_UUIDS[index] if product == "H200" and index < len(_H200_UUIDS)
-            else "GPU-00000000-0000-0000-0000-%012d" % index)
+    uuid = (
+        _H200_UUIDS[index]
+        if product == "H200" and index < len(_H200_UUIDS)
+        else "GPU-00000000-0000-0000-0000-%012d" % index
+    )
     return {
         "index": index,
         "uuid": uuid,
@@ -113,7 +116,18 @@ def mig(product="H100", count=8, enabled=(0, 3)):
 def absent():
     """gpu_facts with required: false on a host without GPUs or nvidia-smi."""
     return {
-        "count": 0, "driver_version": None, "cuda_version": None, "product": None, "architecture": None,
-        "compute_capability": None, "memory_mib": None, "fp8": False, "fp4": False, "uniform": True,
-        "mig_enabled": False, "source": "nvidia-smi", "present": False, "devices": [],
+        "count": 0,
+        "driver_version": None,
+        "cuda_version": None,
+        "product": None,
+        "architecture": None,
+        "compute_capability": None,
+        "memory_mib": None,
+        "fp8": False,
+        "fp4": False,
+        "uniform": True,
+        "mig_enabled": False,
+        "source": "nvidia-smi",
+        "present": False,
+        "devices": [],
     }

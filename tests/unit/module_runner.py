@@ -5,6 +5,7 @@ returns the result dict of ``exit_json``; ``run_module(..., expect_failure=True)
 dict of ``fail_json``. Nothing here replaces production code: the module's own argument
 parsing, validation and check-mode handling all run.
 """
+
 import json
 
 import pytest

@@ -36,14 +36,25 @@ def run(*args):
 
 
 def requirement_names(lines):
-    return {re.split(r"[<>=!~\[ ;#]", line.strip(), maxsplit=1)[0].lower()
-            for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    return {
+        re.split(r"[<>=!~\[ ;#]", line.strip(), maxsplit=1)[0].lower()
+        for line in lines
+        if line.strip() and not line.lstrip().startswith("#")
+    }
 
 
 def test_the_build_context_installs_the_controller_side_dependencies(tmp_path, ansible_builder):
     context = tmp_path / "context"
-    run(ansible_builder, "create", "-f", str(ROOT / "meta" / "execution-environment.yml"), "-c", str(context),
-        "--output-filename", "Containerfile")
+    run(
+        ansible_builder,
+        "create",
+        "-f",
+        str(ROOT / "meta" / "execution-environment.yml"),
+        "-c",
+        str(context),
+        "--output-filename",
+        "Containerfile",
+    )
     containerfile = (context / "Containerfile").read_text()
     # ansible-core is the version the tests run against; ansible-runner is what AWX drives the EE with.
     dev_pins = (ROOT / "requirements-dev.txt").read_text()
@@ -76,7 +87,7 @@ def test_another_ee_that_installs_the_collection_gets_its_dependencies(tmp_path,
     (collections / "ansible_collections" / "llmfleet").mkdir(parents=True)
     os.symlink(ROOT, collections / "ansible_collections" / "llmfleet" / "serving")
     out = run(ansible_builder, "introspect", str(collections)).stdout
-    data = yaml.safe_load(out[out.index("---"):])
+    data = yaml.safe_load(out[out.index("---") :])
     assert {"aiohttp", "uvloop"} <= requirement_names(data["python"])
     assert all(line.endswith("# from collection llmfleet.serving") for line in data["python"] + data["system"])
     assert any(line.startswith("openssh-client [platform:dpkg]") for line in data["system"])

@@ -1,5 +1,5 @@
-from ansible.errors import AnsibleFilterError
 import pytest
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.serving.plugins.filter.fleet_table import fleet_table
 

@@ -1,5 +1,6 @@
 """REAL hardware evidence: nvidia-smi outputs and gpu_facts runs recorded on 1 x and 4 x H200 machines
 (tests/fixtures/gpu/h200x1-device/, h200x4-device/; see their README.md)."""
+
 import json
 from pathlib import Path
 
@@ -28,7 +29,11 @@ def test_real_device_recordings_parse_to_the_fact_the_module_reported_there(dire
         read(directory, "query.csv"), read(directory, "version.txt"), read(directory, "nvidia-smi.txt")
     )
     assert (facts["count"], facts["product"], facts["architecture"], facts["compute_capability"]) == (
-        count, "H200", "hopper", "9.0")
+        count,
+        "H200",
+        "hopper",
+        "9.0",
+    )
     assert (facts["memory_mib"], facts["driver_version"], facts["cuda_version"]) == (143771, "580.159.04", "13.0")
     assert (facts["fp8"], facts["fp4"], facts["uniform"], facts["mig_enabled"]) == (True, False, True, False)
     assert len(read(directory, "nvidia-smi-L.txt").splitlines()) == count
@@ -56,8 +61,11 @@ def test_the_planner_refuses_a_single_real_h200_as_it_did_on_the_host():
     from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
     from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
 
-    facts = _gpu.facts_from_nvidia_smi(read("h200x1-device", "query.csv"), read("h200x1-device", "version.txt"),
-                                       read("h200x1-device", "nvidia-smi.txt"))
+    facts = _gpu.facts_from_nvidia_smi(
+        read("h200x1-device", "query.csv"),
+        read("h200x1-device", "version.txt"),
+        read("h200x1-device", "nvidia-smi.txt"),
+    )
     recorded = read("h200x1-device", "plan.txt")
     on_host = json.loads(recorded.split("fatal: [localhost]: FAILED! => ", 1)[1].split("\n", 1)[0])["msg"]
     with pytest.raises(PlanError) as refused:

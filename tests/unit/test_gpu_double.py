@@ -3,6 +3,7 @@
 Its description tests/fixtures/gpu/h200x4/gpus.json is transcribed from the REAL recordings beside it;
 from it the double must reproduce those recordings byte for byte.
 """
+
 import json
 import subprocess
 import sys
@@ -16,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DOUBLE = ROOT / "extensions" / "testbed" / "bin" / "nvidia-smi"
 GPUS = ROOT / "extensions" / "testbed" / "gpus"
 H200X4 = ROOT / "tests" / "fixtures" / "gpu" / "h200x4"
-RECORDED_QUERY = ("index,uuid,name,compute_cap,memory.total,memory.used,driver_version,pci.bus_id,"
-                  "mig.mode.current,persistence_mode,power.limit,clocks.max.sm")
+RECORDED_QUERY = (
+    "index,uuid,name,compute_cap,memory.total,memory.used,driver_version,pci.bus_id,"
+    "mig.mode.current,persistence_mode,power.limit,clocks.max.sm"
+)
 
 
 def smi(description, *args):
@@ -26,12 +29,15 @@ def smi(description, *args):
     return proc.returncode, proc.stdout
 
 
-@pytest.mark.parametrize("args,recording", [
-    ((), "nvidia-smi.txt"),
-    (("-L",), "nvidia-smi-L.txt"),
-    (("--query-gpu=" + RECORDED_QUERY, "--format=csv,noheader,nounits"), "query-gpu.csv"),
-    (("--query-gpu=index,name,compute_cap,memory.total,driver_version", "--format=csv"), "query-gpu-header.csv"),
-])
+@pytest.mark.parametrize(
+    "args,recording",
+    [
+        ((), "nvidia-smi.txt"),
+        (("-L",), "nvidia-smi-L.txt"),
+        (("--query-gpu=" + RECORDED_QUERY, "--format=csv,noheader,nounits"), "query-gpu.csv"),
+        (("--query-gpu=index,name,compute_cap,memory.total,driver_version", "--format=csv"), "query-gpu-header.csv"),
+    ],
+)
 def test_double_reproduces_the_real_h200_recordings(args, recording):
     assert smi(H200X4 / "gpus.json", *args) == (0, (H200X4 / recording).read_text())
 
@@ -43,12 +49,19 @@ def test_double_version_matches_the_real_one():
 
 def test_unknown_field_fails_like_real_nvidia_smi():
     assert smi(GPUS / "h200x8.json", "--query-gpu=index,bogus.field", "--format=csv") == (
-        2, 'Field "bogus.field" is not a valid field to query.\n\n')
+        2,
+        'Field "bogus.field" is not a valid field to query.\n\n',
+    )
 
 
 def test_fields_units_and_gpu_selection():
-    rc, out = smi(GPUS / "b200x8.json", "--query-gpu=index,memory.free,power.limit,clocks.max.sm,temperature.gpu",
-                  "--format=csv", "-i", "2,5")
+    rc, out = smi(
+        GPUS / "b200x8.json",
+        "--query-gpu=index,memory.free,power.limit,clocks.max.sm,temperature.gpu",
+        "--format=csv",
+        "-i",
+        "2,5",
+    )
     assert rc == 0
     assert out.splitlines() == [
         "index, memory.free [MiB], power.limit [W], clocks.max.sm [MHz], temperature.gpu",

@@ -1,5 +1,6 @@
 """gpu_facts end to end in-process: its real subprocess path runs the TEST DOUBLE nvidia-smi
 (extensions/testbed/bin/nvidia-smi) over the GPU descriptions in extensions/testbed/gpus/."""
+
 import json
 import os
 import sys
@@ -50,20 +51,30 @@ def test_h200x8_through_the_double(monkeypatch):
     facts = facts_of(result)
     assert result["changed"] is False
     assert (facts["count"], facts["product"], facts["architecture"], facts["compute_capability"]) == (
-        8, "H200", "hopper", "9.0")
+        8,
+        "H200",
+        "hopper",
+        "9.0",
+    )
     assert (facts["memory_mib"], facts["driver_version"], facts["cuda_version"]) == (143771, "580.159.04", "13.0")
     assert (facts["fp8"], facts["fp4"], facts["uniform"], facts["mig_enabled"]) == (True, False, True, False)
     assert (facts["source"], facts["present"]) == ("nvidia-smi", True)
     assert facts["devices"][7]["pci_bus_id"] == "00000000:00:0D.0"
-    assert result["msg"] == "8 x H200 (hopper, compute capability 9.0), driver 580.159.04, CUDA 13.0, read through nvidia-smi"
+    assert (
+        result["msg"]
+        == "8 x H200 (hopper, compute capability 9.0), driver 580.159.04, CUDA 13.0, read through nvidia-smi"
+    )
     assert warnings() == []
 
 
-@pytest.mark.parametrize("description,product,arch,cc,memory,fp4", [
-    ("b200x8.json", "B200", "blackwell", "10.0", 183359, True),
-    ("h100x8.json", "H100", "hopper", "9.0", 81559, False),
-    ("a100x8.json", "A100", "ampere", "8.0", 81920, False),
-])
+@pytest.mark.parametrize(
+    "description,product,arch,cc,memory,fp4",
+    [
+        ("b200x8.json", "B200", "blackwell", "10.0", 183359, True),
+        ("h100x8.json", "H100", "hopper", "9.0", 81559, False),
+        ("a100x8.json", "A100", "ampere", "8.0", 81920, False),
+    ],
+)
 def test_constructed_hosts(monkeypatch, description, product, arch, cc, memory, fp4):
     host(monkeypatch, description)
     facts = facts_of(run_module(gpu_facts, {"nvidia_smi": DOUBLE}))
@@ -137,8 +148,10 @@ def test_driver_not_loaded_quotes_nvidia_smi_and_fails_even_when_not_required(mo
     result = run_module(gpu_facts, {"nvidia_smi": DOUBLE, "required": required}, expect_failure=True)
     msg = result["msg"]
     assert "exited with code 9 (the NVIDIA driver is not loaded)" in msg
-    assert ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the "
-            "latest NVIDIA driver is installed and running.") in msg
+    assert (
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the "
+        "latest NVIDIA driver is installed and running."
+    ) in msg
     assert "lsmod | grep nvidia" in msg and "required: false does not skip this" in msg
     assert result["rc"] == 9 and result["cmd"][0] == DOUBLE
 

@@ -2,6 +2,7 @@
 
 tests/fixtures/gpu/h200x4/ holds outputs recorded on a real 4 x H200 host (see its README.md).
 """
+
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,18 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gpu"
 H200X4 = FIXTURES / "h200x4"
 # The field list the real query-gpu.csv was recorded with (tests/fixtures/gpu/h200x4/README.md).
 RECORDED_FIELDS = (
-    "index", "uuid", "name", "compute_cap", "memory.total", "memory.used", "driver_version",
-    "pci.bus_id", "mig.mode.current", "persistence_mode", "power.limit", "clocks.max.sm",
+    "index",
+    "uuid",
+    "name",
+    "compute_cap",
+    "memory.total",
+    "memory.used",
+    "driver_version",
+    "pci.bus_id",
+    "mig.mode.current",
+    "persistence_mode",
+    "power.limit",
+    "clocks.max.sm",
 )
 
 
@@ -55,7 +66,11 @@ def test_real_h200x4_recording_gives_the_documented_fact():
         "mig_mode": "Disabled",
     }
     assert [d["pci_bus_id"] for d in facts["devices"]] == [
-        "00000000:00:06.0", "00000000:00:07.0", "00000000:00:08.0", "00000000:00:09.0"]
+        "00000000:00:06.0",
+        "00000000:00:07.0",
+        "00000000:00:08.0",
+        "00000000:00:09.0",
+    ]
     assert _gpu.warnings_for(facts) == []
 
 
@@ -63,15 +78,23 @@ def test_real_query_with_header_and_units_is_read_the_same():
     fields = ("index", "name", "compute_cap", "memory.total", "driver_version")
     rows = _gpu.parse_query_csv(read(H200X4 / "query-gpu-header.csv"), fields)
     assert len(rows) == 4
-    assert rows[3] == {"index": "3", "name": "NVIDIA H200", "compute_cap": "9.0",
-                       "memory.total": "143771 MiB", "driver_version": "580.159.04"}
+    assert rows[3] == {
+        "index": "3",
+        "name": "NVIDIA H200",
+        "compute_cap": "9.0",
+        "memory.total": "143771 MiB",
+        "driver_version": "580.159.04",
+    }
     assert _gpu.devices_from_rows(rows)[3]["memory_mib"] == 143771
 
 
-@pytest.mark.parametrize("source,text", [
-    ("nvidia-smi --version (real)", "misc.txt"),
-    ("plain nvidia-smi header (real)", "nvidia-smi.txt"),
-])
+@pytest.mark.parametrize(
+    "source,text",
+    [
+        ("nvidia-smi --version (real)", "misc.txt"),
+        ("plain nvidia-smi header (real)", "nvidia-smi.txt"),
+    ],
+)
 def test_cuda_version_read_from_real_version_and_table_outputs(source, text):
     assert _gpu.parse_cuda_version(read(H200X4 / text)) == "13.0", source
 
@@ -81,41 +104,55 @@ def test_cuda_version_falls_back_to_the_table_header_then_the_driver_table():
     old_version = "NVIDIA-SMI version  : 535.183.01\nNVML version        : 535.183\nDRIVER version      : 535.183.01\n"
     from_header = _gpu.facts_from_nvidia_smi(query, old_version, read(H200X4 / "nvidia-smi.txt"), RECORDED_FIELDS)
     assert from_header["cuda_version"] == "13.0"
-    from_table = _gpu.facts_from_nvidia_smi(query.replace("580.159.04", "535.183.01"), old_version, None,
-                                            RECORDED_FIELDS)
+    from_table = _gpu.facts_from_nvidia_smi(
+        query.replace("580.159.04", "535.183.01"), old_version, None, RECORDED_FIELDS
+    )
     assert from_table["driver_version"] == "535.183.01"
     assert from_table["cuda_version"] == "12.2"
 
 
-@pytest.mark.parametrize("driver,cuda", [
-    ("580.159.04", "13.0"), ("575.57.08", "12.9"), ("570.133.20", "12.8"), ("535.183.01", "12.2"),
-    ("470.256.02", "11.4"), ("590.44.01", "13.0"), ("418.226.00", None), (None, None), ("garbage", None),
-])
+@pytest.mark.parametrize(
+    "driver,cuda",
+    [
+        ("580.159.04", "13.0"),
+        ("575.57.08", "12.9"),
+        ("570.133.20", "12.8"),
+        ("535.183.01", "12.2"),
+        ("470.256.02", "11.4"),
+        ("590.44.01", "13.0"),
+        ("418.226.00", None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
 def test_driver_to_cuda_table(driver, cuda):
     assert _gpu.cuda_from_driver(driver) == cuda
 
 
-@pytest.mark.parametrize("name,product,cc,arch,fp8,fp4", [
-    ("NVIDIA H200", "H200", "9.0", "hopper", True, False),
-    ("NVIDIA H200 NVL", "H200", "9.0", "hopper", True, False),
-    ("NVIDIA H100 80GB HBM3", "H100", "9.0", "hopper", True, False),
-    ("NVIDIA H100 PCIe", "H100", "9.0", "hopper", True, False),
-    ("NVIDIA H20", "H20", "9.0", "hopper", True, False),
-    ("NVIDIA GH200 480GB", "GH200", "9.0", "hopper", True, False),
-    ("NVIDIA B200", "B200", "10.0", "blackwell", True, True),
-    ("NVIDIA GB200", "GB200", "10.0", "blackwell", True, True),
-    ("NVIDIA B300 SXM6 AC", "B300", "10.3", "blackwell", True, True),
-    ("NVIDIA GB300", "GB300", "10.3", "blackwell", True, True),
-    ("NVIDIA A100-SXM4-80GB", "A100", "8.0", "ampere", False, False),
-    ("NVIDIA A100 80GB PCIe", "A100", "8.0", "ampere", False, False),
-    ("NVIDIA L40S", "L40S", "8.9", "ada", True, False),
-    ("NVIDIA L20", "L20", "8.9", "ada", True, False),
-    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "RTX PRO 6000", "12.0", "blackwell-consumer", True, True),
-    ("NVIDIA GeForce RTX 5090", "RTX 5090", "12.0", "blackwell-consumer", True, True),
-    ("NVIDIA GB10", "GB10", "12.1", "blackwell-consumer", True, True),
-    ("Tesla V100-SXM2-16GB", "V100", "7.0", "unknown", False, False),
-    ("NVIDIA Quantum Widget 9000", "Quantum Widget 9000", None, "unknown", False, False),
-])
+@pytest.mark.parametrize(
+    "name,product,cc,arch,fp8,fp4",
+    [
+        ("NVIDIA H200", "H200", "9.0", "hopper", True, False),
+        ("NVIDIA H200 NVL", "H200", "9.0", "hopper", True, False),
+        ("NVIDIA H100 80GB HBM3", "H100", "9.0", "hopper", True, False),
+        ("NVIDIA H100 PCIe", "H100", "9.0", "hopper", True, False),
+        ("NVIDIA H20", "H20", "9.0", "hopper", True, False),
+        ("NVIDIA GH200 480GB", "GH200", "9.0", "hopper", True, False),
+        ("NVIDIA B200", "B200", "10.0", "blackwell", True, True),
+        ("NVIDIA GB200", "GB200", "10.0", "blackwell", True, True),
+        ("NVIDIA B300 SXM6 AC", "B300", "10.3", "blackwell", True, True),
+        ("NVIDIA GB300", "GB300", "10.3", "blackwell", True, True),
+        ("NVIDIA A100-SXM4-80GB", "A100", "8.0", "ampere", False, False),
+        ("NVIDIA A100 80GB PCIe", "A100", "8.0", "ampere", False, False),
+        ("NVIDIA L40S", "L40S", "8.9", "ada", True, False),
+        ("NVIDIA L20", "L20", "8.9", "ada", True, False),
+        ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "RTX PRO 6000", "12.0", "blackwell-consumer", True, True),
+        ("NVIDIA GeForce RTX 5090", "RTX 5090", "12.0", "blackwell-consumer", True, True),
+        ("NVIDIA GB10", "GB10", "12.1", "blackwell-consumer", True, True),
+        ("Tesla V100-SXM2-16GB", "V100", "7.0", "unknown", False, False),
+        ("NVIDIA Quantum Widget 9000", "Quantum Widget 9000", None, "unknown", False, False),
+    ],
+)
 def test_product_table(name, product, cc, arch, fp8, fp4):
     assert _gpu.lookup_product(name) == (product, cc)
     assert (_gpu.architecture_for(cc), _gpu.has_fp8(cc), _gpu.has_fp4(cc)) == (arch, fp8, fp4)
@@ -130,11 +167,17 @@ def test_compute_cap_reported_by_nvidia_smi_wins_over_the_table():
 
 def test_old_driver_without_compute_cap_uses_the_product_table():
     # Drivers before 510 reject compute_cap, so the query runs with LEGACY_QUERY_FIELDS.
-    text = ("0, GPU-aaaa, NVIDIA A100-SXM4-80GB, 81920, 470.256.02, 00000000:07:00.0, Disabled\n"
-            "1, GPU-bbbb, NVIDIA A100-SXM4-80GB, 81920, 470.256.02, 00000000:0F:00.0, Disabled\n")
+    text = (
+        "0, GPU-aaaa, NVIDIA A100-SXM4-80GB, 81920, 470.256.02, 00000000:07:00.0, Disabled\n"
+        "1, GPU-bbbb, NVIDIA A100-SXM4-80GB, 81920, 470.256.02, 00000000:0F:00.0, Disabled\n"
+    )
     facts = _gpu.facts_from_nvidia_smi(text, fields=_gpu.LEGACY_QUERY_FIELDS)
     assert (facts["count"], facts["product"], facts["compute_capability"], facts["architecture"]) == (
-        2, "A100", "8.0", "ampere")
+        2,
+        "A100",
+        "8.0",
+        "ampere",
+    )
     assert (facts["fp8"], facts["cuda_version"]) == (False, "11.4")
 
 
@@ -149,8 +192,10 @@ def test_unavailable_fields_become_null_not_text():
 
 
 def test_mixed_host_is_a_fact_with_a_warning_naming_both_models():
-    text = ("0, GPU-1, NVIDIA H100 PCIe, 9.0, 81559, 580.95.05, 00000000:17:00.0, Disabled\n"
-            "1, GPU-2, NVIDIA L40S, 8.9, 46068, 580.95.05, 00000000:B1:00.0, [N/A]\n")
+    text = (
+        "0, GPU-1, NVIDIA H100 PCIe, 9.0, 81559, 580.95.05, 00000000:17:00.0, Disabled\n"
+        "1, GPU-2, NVIDIA L40S, 8.9, 46068, 580.95.05, 00000000:B1:00.0, [N/A]\n"
+    )
     facts = _gpu.facts_from_nvidia_smi(text)
     assert (facts["uniform"], facts["product"], facts["memory_mib"], facts["fp8"]) == (False, "H100", 46068, True)
     (warning,) = _gpu.warnings_for(facts)
@@ -159,15 +204,19 @@ def test_mixed_host_is_a_fact_with_a_warning_naming_both_models():
 
 
 def test_fp_flags_hold_only_when_every_gpu_has_them():
-    text = ("0, GPU-1, NVIDIA B200, 10.0, 183359, 580.95.05, 00000000:1B:00.0, Disabled\n"
-            "1, GPU-2, NVIDIA H200, 9.0, 143771, 580.95.05, 00000000:43:00.0, Disabled\n")
+    text = (
+        "0, GPU-1, NVIDIA B200, 10.0, 183359, 580.95.05, 00000000:1B:00.0, Disabled\n"
+        "1, GPU-2, NVIDIA H200, 9.0, 143771, 580.95.05, 00000000:43:00.0, Disabled\n"
+    )
     facts = _gpu.facts_from_nvidia_smi(text)
     assert (facts["architecture"], facts["fp8"], facts["fp4"]) == ("blackwell", True, False)
 
 
 def test_mig_enabled_is_a_fact_with_a_warning_saying_how_to_disable_it():
-    text = ("0, GPU-1, NVIDIA H100 80GB HBM3, 9.0, 81559, 580.95.05, 00000000:1B:00.0, Enabled\n"
-            "1, GPU-2, NVIDIA H100 80GB HBM3, 9.0, 81559, 580.95.05, 00000000:43:00.0, Disabled\n")
+    text = (
+        "0, GPU-1, NVIDIA H100 80GB HBM3, 9.0, 81559, 580.95.05, 00000000:1B:00.0, Enabled\n"
+        "1, GPU-2, NVIDIA H100 80GB HBM3, 9.0, 81559, 580.95.05, 00000000:43:00.0, Disabled\n"
+    )
     facts = _gpu.facts_from_nvidia_smi(text)
     assert facts["mig_enabled"] is True and facts["uniform"] is True
     (warning,) = _gpu.warnings_for(facts)
@@ -240,8 +289,19 @@ def test_nvml_reading_matches_the_nvidia_smi_fact_except_source():
     facts = _gpu.facts_from_nvml(nvml)
     smi = h200_facts()
     assert facts["source"] == "nvml" and nvml.shut
-    for key in ("count", "driver_version", "cuda_version", "product", "architecture", "compute_capability",
-                "memory_mib", "fp8", "fp4", "uniform", "mig_enabled"):
+    for key in (
+        "count",
+        "driver_version",
+        "cuda_version",
+        "product",
+        "architecture",
+        "compute_capability",
+        "memory_mib",
+        "fp8",
+        "fp4",
+        "uniform",
+        "mig_enabled",
+    ):
         assert facts[key] == smi[key], key
     assert facts["devices"][1]["pci_bus_id"] == "00000000:00:07.0"
 

@@ -3,6 +3,7 @@
 start each), so only what the role adds: the plan-derived endpoint, the printed client settings, the
 llmfleet_verify fact, a failure that names the host, and the key kept out of the whole output.
 """
+
 import json
 import os
 import subprocess
@@ -15,23 +16,60 @@ pytestmark = pytest.mark.slow
 
 
 def run_playbook(tmp_path, emu, host_vars, *extra):
-    inventory = {"all": {"children": {"llmfleet_serving": {"hosts": {"node1": dict({
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        # What the serve role leaves behind: the plan (only the parts verify reads).
-        "llmfleet_plan": {"port": emu.port, "served_model_name": "deepseek", "readiness": {"timeout_s": 30}},
-        # ... and whether it was deployed with a key (the table's Auth column; never the key).
-        "llmfleet_serve": {"api_key_required": bool(host_vars.get("serve_api_key"))},
-        "verify_poll_interval": 0.2, "verify_client_host": "10.1.2.3",
-    }, **host_vars)}}}}}
+    inventory = {
+        "all": {
+            "children": {
+                "llmfleet_serving": {
+                    "hosts": {
+                        "node1": dict(
+                            {
+                                "ansible_connection": "local",
+                                "ansible_python_interpreter": sys.executable,
+                                # What the serve role leaves behind: the plan (only the parts verify reads).
+                                "llmfleet_plan": {
+                                    "port": emu.port,
+                                    "served_model_name": "deepseek",
+                                    "readiness": {"timeout_s": 30},
+                                },
+                                # ... and whether it was deployed with a key (the table's Auth column; never the key).
+                                "llmfleet_serve": {"api_key_required": bool(host_vars.get("serve_api_key"))},
+                                "verify_poll_interval": 0.2,
+                                "verify_client_host": "10.1.2.3",
+                            },
+                            **host_vars,
+                        )
+                    }
+                }
+            }
+        }
+    }
     inv = tmp_path / "inventory.json"
     inv.write_text(json.dumps(inventory))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
-               PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv),
-                           str(ROOT / "playbooks" / "verify.yml"), "-v"] + list(extra),
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
-    return proc, json.loads(proc.stdout[proc.stdout.index("{"):])
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]),
+    )
+    proc = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            str(inv),
+            str(ROOT / "playbooks" / "verify.yml"),
+            "-v",
+        ]
+        + list(extra),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return proc, json.loads(proc.stdout[proc.stdout.index("{") :])
 
 
 def task_result(output, name_part, play=0):
@@ -44,8 +82,11 @@ def task_result(output, name_part, play=0):
 def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_path):
     emu = start_emulator(tmp_path, SEED_VLLM, {"VLLM_API_KEY": KEY})
     try:
-        proc, out = run_playbook(tmp_path, emu, {"serve_api_key": KEY,
-                                                 "verify_checks": ["health", "models", "chat_stream", "auth", "anthropic"]})
+        proc, out = run_playbook(
+            tmp_path,
+            emu,
+            {"serve_api_key": KEY, "verify_checks": ["health", "models", "chat_stream", "auth", "anthropic"]},
+        )
     finally:
         emu.stop()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -75,13 +116,22 @@ def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_p
     ]
     table = task_result(out, "Fleet verify summary", play=1)["msg"]
     assert table[0].split()[:5] == ["Host", "Verify", "Endpoint", "Auth", "Model"]
-    assert table[2].split() == ["node1", "passed", "5/5", "http://10.1.2.3:%d/v1" % emu.port, "key", "deepseek",
-                                table[2].split()[-1]]
+    assert table[2].split() == [
+        "node1",
+        "passed",
+        "5/5",
+        "http://10.1.2.3:%d/v1" % emu.port,
+        "key",
+        "deepseek",
+        table[2].split()[-1],
+    ]
     assert KEY not in proc.stdout and KEY not in proc.stderr
 
 
 def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_path):
-    emu = start_emulator(tmp_path, ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "other"])
+    emu = start_emulator(
+        tmp_path, ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "other"]
+    )
     try:
         proc, out = run_playbook(tmp_path, emu, {})
     finally:
@@ -93,7 +143,8 @@ def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_pa
     assert failure["failed"] is True
     assert failure["msg"] == (
         "node1: models check failed: /v1/models lists ['other'] but served_model_name is 'deepseek': the server "
-        "serves another model; check serve_served_model_name or the base_url")
+        "serves another model; check serve_served_model_name or the base_url"
+    )
 
 
 def test_no_plan_and_no_variables_is_a_clear_error(tmp_path):

@@ -1,21 +1,47 @@
 """The planner's choices beyond the seed: engine auto, H200, B300/GB200, overrides, hash, determinism."""
+
 import copy
 import hashlib
 import json
 
+import gpu_fact_samples as samples
 import pytest
 
-import gpu_fact_samples as samples
 from ansible_collections.llmfleet.serving.plugins.module_utils import _profiles
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import HASHED_KEYS, build_plan, plan_hash
 
 PLAN_KEYS = [
-    "profile", "deployment", "engine", "model_id", "weights", "weights_size_gb", "image", "min_driver",
-    "served_model_name", "port", "publish_address", "tensor_parallel_size", "env", "command", "container", "docker_run", "secrets",
-    "readiness", "hash", "reasons",
+    "profile",
+    "deployment",
+    "engine",
+    "model_id",
+    "weights",
+    "weights_size_gb",
+    "image",
+    "min_driver",
+    "served_model_name",
+    "port",
+    "publish_address",
+    "tensor_parallel_size",
+    "env",
+    "command",
+    "container",
+    "docker_run",
+    "secrets",
+    "readiness",
+    "hash",
+    "reasons",
 ]
-EAGLE = ["--speculative-algo", "EAGLE", "--speculative-num-steps", "3", "--speculative-eagle-topk", "1",
-         "--speculative-num-draft-tokens", "4"]
+EAGLE = [
+    "--speculative-algo",
+    "EAGLE",
+    "--speculative-num-steps",
+    "3",
+    "--speculative-eagle-topk",
+    "1",
+    "--speculative-num-draft-tokens",
+    "4",
+]
 
 
 def flag_value(command, flag):
@@ -29,13 +55,16 @@ def test_plan_has_every_key_of_the_contract_in_order():
 
 
 # --- engine auto -------------------------------------------------------------------------------
-@pytest.mark.parametrize("gpus, engine, deployment, said", [
-    (samples.b200x8, "vllm", "b200-vllm", "1,469 tok/s"),
-    (samples.b300x8, "vllm", "b300-vllm", "1,469 tok/s"),
-    (samples.gb200x4, "vllm", "gb200-vllm", "1,469 tok/s"),
-    (samples.h100x8, "sglang", "h100-sglang", "SGLang-only"),
-    (samples.h200x4, "sglang", "h200-sglang", "SGLang-only"),
-])
+@pytest.mark.parametrize(
+    "gpus, engine, deployment, said",
+    [
+        (samples.b200x8, "vllm", "b200-vllm", "1,469 tok/s"),
+        (samples.b300x8, "vllm", "b300-vllm", "1,469 tok/s"),
+        (samples.gb200x4, "vllm", "gb200-vllm", "1,469 tok/s"),
+        (samples.h100x8, "sglang", "h100-sglang", "SGLang-only"),
+        (samples.h200x4, "sglang", "h200-sglang", "SGLang-only"),
+    ],
+)
 def test_engine_auto_picks_vllm_on_blackwell_and_sglang_on_hopper(gpus, engine, deployment, said):
     plan = build_plan(gpus=gpus(), engine="auto")
     assert (plan["engine"], plan["deployment"]) == (engine, deployment)
@@ -57,8 +86,10 @@ def test_engine_auto_falls_back_to_the_next_engine_the_profile_serves():
 def test_h200_serves_the_fp8_build_at_tp4_with_sglang(gpus):
     plan = build_plan(gpus=gpus())
     assert plan["deployment"] == "h200-sglang"
-    assert plan["reasons"][1] == ("H200 (hopper, compute capability 9.0) has no FP4 tensor cores: using the FP8 build "
-                                  "sgl-project/DeepSeek-V4-Flash-FP8 (284 GB).")
+    assert plan["reasons"][1] == (
+        "H200 (hopper, compute capability 9.0) has no FP4 tensor cores: using the FP8 build "
+        "sgl-project/DeepSeek-V4-Flash-FP8 (284 GB)."
+    )
     assert plan["model_id"] == "sgl-project/DeepSeek-V4-Flash-FP8"
     assert plan["weights"] == "fp8"
     assert plan["image"] == "lmsysorg/sglang:deepseek-v4-hopper"
@@ -80,11 +111,14 @@ def test_h200_plan_is_the_h100_seed_command_with_tp4():
     assert h200["command"] == expected
 
 
-@pytest.mark.parametrize("gpus, image", [
-    (samples.b300x8, "lmsysorg/sglang:deepseek-v4-b300"),
-    (samples.gb200x4, "lmsysorg/sglang:deepseek-v4-grace-blackwell"),
-    (lambda: samples.gpus("GB300", 4), "lmsysorg/sglang:deepseek-v4-grace-blackwell"),
-])
+@pytest.mark.parametrize(
+    "gpus, image",
+    [
+        (samples.b300x8, "lmsysorg/sglang:deepseek-v4-b300"),
+        (samples.gb200x4, "lmsysorg/sglang:deepseek-v4-grace-blackwell"),
+        (lambda: samples.gpus("GB300", 4), "lmsysorg/sglang:deepseek-v4-grace-blackwell"),
+    ],
+)
 def test_b300_and_grace_blackwell_get_their_own_sglang_images(gpus, image):
     plan = build_plan(gpus=gpus(), engine="sglang")
     b200 = build_plan(gpus=samples.b200x8(), engine="sglang")
@@ -128,8 +162,8 @@ def test_speculative_false_removes_exactly_the_eagle_flags():
     on = build_plan(gpus=samples.h100x8())
     off = build_plan(gpus=samples.h100x8(), speculative=False)
     start = on["command"].index("--speculative-algo")
-    assert on["command"][start:start + len(EAGLE)] == EAGLE
-    assert off["command"] == on["command"][:start] + on["command"][start + len(EAGLE):]
+    assert on["command"][start : start + len(EAGLE)] == EAGLE
+    assert off["command"] == on["command"][:start] + on["command"][start + len(EAGLE) :]
     assert any(r.startswith("Speculative decoding off (set by the user)") for r in off["reasons"])
 
 
@@ -149,8 +183,14 @@ def test_env_is_merged_over_the_profiles_and_stringified():
     plan = build_plan(gpus=samples.h100x8(), env={"SGLANG_DSV4_FP4_EXPERTS": "1", "NCCL_DEBUG": "WARN", "OMP": 4})
     assert plan["env"] == {"NCCL_DEBUG": "WARN", "OMP": "4", "SGLANG_DSV4_FP4_EXPERTS": "1"}
     run = plan["docker_run"]
-    assert run[run.index("-p") + 2:run.index("-v")] == [
-        "-e", "NCCL_DEBUG=WARN", "-e", "OMP=4", "-e", "SGLANG_DSV4_FP4_EXPERTS=1"]
+    assert run[run.index("-p") + 2 : run.index("-v")] == [
+        "-e",
+        "NCCL_DEBUG=WARN",
+        "-e",
+        "OMP=4",
+        "-e",
+        "SGLANG_DSV4_FP4_EXPERTS=1",
+    ]
 
 
 def test_port_moves_host_and_container_port():
@@ -221,18 +261,21 @@ def test_hash_of_the_seed_b200_vllm_plan_is_pinned():
 PINNED_B200_VLLM_HASH = "57c2d61c2ebfdb31d9adf7667d15e1fb91a9e737d776336e444d9584f36beb3a"
 
 
-@pytest.mark.parametrize("change", [
-    {"extra_args": ["--enable-prefix-caching"]},
-    {"env": {"NCCL_DEBUG": "WARN"}},
-    {"image": "vllm/vllm-openai:deepseekv4-cu130-v2"},
-    {"port": 8001},
-    {"tensor_parallel_size": 8},
-    {"served_model_name": "dsv4"},
-    {"speculative": True},
-    {"container_name": "other"},
-    {"hf_cache_dir": "/srv/hf"},
-    {"engine": "sglang"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra_args": ["--enable-prefix-caching"]},
+        {"env": {"NCCL_DEBUG": "WARN"}},
+        {"image": "vllm/vllm-openai:deepseekv4-cu130-v2"},
+        {"port": 8001},
+        {"tensor_parallel_size": 8},
+        {"served_model_name": "dsv4"},
+        {"speculative": True},
+        {"container_name": "other"},
+        {"hf_cache_dir": "/srv/hf"},
+        {"engine": "sglang"},
+    ],
+)
 def test_hash_changes_when_the_server_changes(change):
     assert build_plan(gpus=samples.b200x8(), **change)["hash"] != build_plan(gpus=samples.b200x8())["hash"]
 

@@ -3,12 +3,13 @@
 The expected tokens are parsed from tests/fixtures/seed_commands.txt, a verbatim copy of the seed's
 commands, so moving, adding or dropping one token in the profile data fails here.
 """
+
 import shlex
 from pathlib import Path
 
+import gpu_fact_samples as samples
 import pytest
 
-import gpu_fact_samples as samples
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
 
 SEED_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "seed_commands.txt"
@@ -36,7 +37,7 @@ def parse_docker_run(tokens):
             i += 2
         else:
             i += 1
-    return tokens[i], env, tokens[i + 1:]
+    return tokens[i], env, tokens[i + 1 :]
 
 
 SEED = seed_commands()

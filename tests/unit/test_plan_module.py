@@ -1,4 +1,5 @@
 """The serving_plan module: options, check mode, and one place that turns PlanError into fail_json."""
+
 import json
 
 import gpu_fact_samples as samples
@@ -17,15 +18,26 @@ def test_module_returns_the_planners_plan_unchanged_in_check_mode():
 def test_module_defaults_are_the_seeds():
     plan = run_module(serving_plan, {"gpus": samples.b200x8()})["plan"]
     assert (plan["profile"], plan["engine"], plan["port"], plan["served_model_name"]) == (
-        "deepseek-v4-flash", "vllm", 8000, "deepseek")
+        "deepseek-v4-flash",
+        "vllm",
+        8000,
+        "deepseek",
+    )
     assert plan["container"]["volumes"] == ["/root/.cache/huggingface:/root/.cache/huggingface"]
 
 
 def test_module_passes_every_option_through():
     args = {
-        "gpus": samples.b200x8(), "engine": "sglang", "tensor_parallel_size": 8, "port": "9000",
-        "served_model_name": "dsv4", "hf_cache_dir": "/srv/hf", "extra_args": ["--enable-metrics"],
-        "env": {"NCCL_DEBUG": "WARN"}, "speculative": "no", "container_name": "dsv4-a",
+        "gpus": samples.b200x8(),
+        "engine": "sglang",
+        "tensor_parallel_size": 8,
+        "port": "9000",
+        "served_model_name": "dsv4",
+        "hf_cache_dir": "/srv/hf",
+        "extra_args": ["--enable-metrics"],
+        "env": {"NCCL_DEBUG": "WARN"},
+        "speculative": "no",
+        "container_name": "dsv4-a",
         "image": "lmsysorg/sglang:deepseek-v4-blackwell",
     }
     plan = run_module(serving_plan, args)["plan"]
@@ -54,8 +66,11 @@ def test_gpus_is_required():
 
 def test_previous_plan_gives_the_changes_and_the_restart_decision():
     deployed = build_plan(gpus=samples.b200x8(), engine="vllm")
-    result = run_module(serving_plan, {"gpus": samples.b200x8(), "engine": "vllm", "tensor_parallel_size": 8,
-                                       "previous_plan": deployed}, check_mode=True)
+    result = run_module(
+        serving_plan,
+        {"gpus": samples.b200x8(), "engine": "vllm", "tensor_parallel_size": 8, "previous_plan": deployed},
+        check_mode=True,
+    )
     assert result["restart_required"] is True and result["changed"] is True
     assert "tensor_parallel_size: 4 -> 8" in [c["summary"] for c in result["changes"]]
 
@@ -68,7 +83,10 @@ def test_previous_plan_unchanged_is_no_change_and_no_restart():
 
 def test_diff_mode_shows_each_changed_key_before_and_after():
     deployed = build_plan(gpus=samples.b200x8(), engine="vllm")
-    result = run_module(serving_plan, {"gpus": samples.b200x8(), "engine": "vllm", "tensor_parallel_size": 8,
-                                       "previous_plan": deployed}, diff=True)
+    result = run_module(
+        serving_plan,
+        {"gpus": samples.b200x8(), "engine": "vllm", "tensor_parallel_size": 8, "previous_plan": deployed},
+        diff=True,
+    )
     assert "tensor_parallel_size: 4\n" in result["diff"]["before"]
     assert "tensor_parallel_size: 8\n" in result["diff"]["after"]

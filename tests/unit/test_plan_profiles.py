@@ -1,9 +1,10 @@
 """Profiles are data: built-in ones validate, users add or override them, malformed ones are named."""
+
 import copy
 
+import gpu_fact_samples as samples
 import pytest
 
-import gpu_fact_samples as samples
 from ansible_collections.llmfleet.serving.plugins.module_utils import _profiles
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan, validate_profile
@@ -19,13 +20,23 @@ def tiny_profile(**deployment_changes):
         "tensor_parallel_size": 2,
         "mem_fraction": 0.9,
         "env": {"VLLM_LOGGING_LEVEL": "INFO"},
-        "command": ["--model", "{model_id}", "--served-model-name", "{served_model_name}",
-                    "--tensor-parallel-size", "{tensor_parallel_size}", "--gpu-memory-utilization", "{mem_fraction}"],
+        "command": [
+            "--model",
+            "{model_id}",
+            "--served-model-name",
+            "{served_model_name}",
+            "--tensor-parallel-size",
+            "{tensor_parallel_size}",
+            "--gpu-memory-utilization",
+            "{mem_fraction}",
+        ],
         "source": "test",
     }
     deployment.update(deployment_changes)
-    return {"builds": {"bf16": {"model_id": "my-org/tiny", "size_gb": 60, "label": "BF16 build"}},
-            "deployments": [deployment]}
+    return {
+        "builds": {"bf16": {"model_id": "my-org/tiny", "size_gb": 60, "label": "BF16 build"}},
+        "deployments": [deployment],
+    }
 
 
 def test_builtin_profiles_are_valid_and_name_their_sources():
@@ -36,11 +47,20 @@ def test_builtin_profiles_are_valid_and_name_their_sources():
 
 
 def test_user_profile_is_added():
-    plan = build_plan(gpus=samples.h100x8(), model="tiny", engine="vllm", profiles={"tiny": tiny_profile()},
-                      served_model_name="tiny")
+    plan = build_plan(
+        gpus=samples.h100x8(), model="tiny", engine="vllm", profiles={"tiny": tiny_profile()}, served_model_name="tiny"
+    )
     assert (plan["profile"], plan["deployment"], plan["engine"]) == ("tiny", "hopper-vllm", "vllm")
-    assert plan["command"] == ["--model", "my-org/tiny", "--served-model-name", "tiny", "--tensor-parallel-size", "2",
-                               "--gpu-memory-utilization", "0.9"]
+    assert plan["command"] == [
+        "--model",
+        "my-org/tiny",
+        "--served-model-name",
+        "tiny",
+        "--tensor-parallel-size",
+        "2",
+        "--gpu-memory-utilization",
+        "0.9",
+    ]
     assert plan["env"] == {"VLLM_LOGGING_LEVEL": "INFO"}
     assert plan["min_driver"] == "575"
     assert plan["readiness"]["timeout_s"] == 3600
@@ -65,25 +85,35 @@ def test_user_profile_replaces_the_builtin_as_a_whole():
 MALFORMED = {
     "not a mapping": ("just a string", ["profiles.bad must be a mapping, found str"]),
     "builds missing": ({"deployments": []}, ["profiles.bad: key 'builds' is missing; it must be a mapping"]),
-    "wrong type": (tiny_profile(tensor_parallel_size="4"),
-                   ["profiles.bad: key 'deployments[0].tensor_parallel_size' must be an integer, found str \"4\""]),
-    "wrong number type": (tiny_profile(mem_fraction="0.9"),
-                          ["key 'deployments[0].mem_fraction' must be a number"]),
-    "command not a list of strings": (tiny_profile(command=["--model", 5]),
-                                      ["key 'deployments[0].command[1]' must be a string, found int 5"]),
+    "wrong type": (
+        tiny_profile(tensor_parallel_size="4"),
+        ["profiles.bad: key 'deployments[0].tensor_parallel_size' must be an integer, found str \"4\""],
+    ),
+    "wrong number type": (tiny_profile(mem_fraction="0.9"), ["key 'deployments[0].mem_fraction' must be a number"]),
+    "command not a list of strings": (
+        tiny_profile(command=["--model", 5]),
+        ["key 'deployments[0].command[1]' must be a string, found int 5"],
+    ),
     "env value not a string": (tiny_profile(env={"A": 1}), ["key 'deployments[0].env.A' must be a string"]),
-    "typo in a key": (tiny_profile(tensor_paralel_size=2),
-                      ["key 'deployments[0].tensor_paralel_size' is not a known key", "tensor_parallel_size"]),
+    "typo in a key": (
+        tiny_profile(tensor_paralel_size=2),
+        ["key 'deployments[0].tensor_paralel_size' is not a known key", "tensor_parallel_size"],
+    ),
     "unknown engine": (tiny_profile(engine="tgi"), ["key 'deployments[0].engine' is 'tgi'", "sglang, vllm"]),
-    "unknown build": (tiny_profile(build="fp4"), ["key 'deployments[0].build' is 'fp4', which is not in builds (bf16)"]),
+    "unknown build": (
+        tiny_profile(build="fp4"),
+        ["key 'deployments[0].build' is 'fp4', which is not in builds (bf16)"],
+    ),
     "missing serving key": (tiny_profile(image=None), ["key 'deployments[0].image' must be a string, found NoneType"]),
-    "no GPU match keys": (tiny_profile(architectures=None),
-                          ["key 'deployments[0].architectures' must be a list"]),
-    "missing placeholder": (tiny_profile(command=["--model", "{model_id}", "--served-model-name", "x",
-                                                  "-tp", "{tensor_parallel_size}"]),
-                            ["key 'deployments[0].command' must contain the token '{served_model_name}'"]),
-    "mem fraction out of range": (tiny_profile(mem_fraction=1.5),
-                                  ["key 'deployments[0].mem_fraction' must be a number in (0, 1], found 1.5"]),
+    "no GPU match keys": (tiny_profile(architectures=None), ["key 'deployments[0].architectures' must be a list"]),
+    "missing placeholder": (
+        tiny_profile(command=["--model", "{model_id}", "--served-model-name", "x", "-tp", "{tensor_parallel_size}"]),
+        ["key 'deployments[0].command' must contain the token '{served_model_name}'"],
+    ),
+    "mem fraction out of range": (
+        tiny_profile(mem_fraction=1.5),
+        ["key 'deployments[0].mem_fraction' must be a number in (0, 1], found 1.5"],
+    ),
 }
 
 
@@ -106,6 +136,9 @@ def test_deployment_without_gpu_match_keys_is_refused():
 def test_serving_deployment_without_an_image_is_refused():
     profile = tiny_profile()
     del profile["deployments"][0]["image"]
-    with pytest.raises(PlanError, match=r"key 'deployments\[0\]\.image' is missing \(needed unless the deployment "
-                                        r"has 'refuse'\)"):
+    with pytest.raises(
+        PlanError,
+        match=r"key 'deployments\[0\]\.image' is missing \(needed unless the deployment "
+        r"has 'refuse'\)",
+    ):
         build_plan(gpus=samples.h100x8(), model="bad", profiles={"bad": profile})

@@ -9,6 +9,7 @@ run-once verdict failing every host. Test doubles (named so, at the edge): `dock
 `docker info` without the daemon this test must not touch, no containers) and a no-op
 `nvidia-container-runtime-hook`, put first on the PATH. No traffic leaves 127.0.0.0/8.
 """
+
 import json
 import os
 import socket
@@ -16,9 +17,8 @@ import stat
 import subprocess
 import sys
 
-import pytest
-
 import gpu_fact_samples as samples
+import pytest
 from verify_server import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
@@ -73,14 +73,30 @@ def setup(tmp_path):
     http = free_ports(2)
     cell_http = free_ports(1)
     dist = free_ports(10)
-    fleet = plan_fleet({
-        "b200-1": {"gpus": samples.b200x8(), "address": "127.0.0.1",
-                   "choices": {"engine": "vllm", "port": http, "hf_cache_dir": str(hf)}},
-        "h100-1": {"gpus": samples.gpus("H100", 4), "address": "127.0.0.1", "cell": "pair", "dist_port": dist,
-                   "choices": {"port": cell_http, "hf_cache_dir": str(hf)}},
-        "h100-2": {"gpus": samples.gpus("H100", 4), "address": "127.0.0.2", "cell": "pair", "dist_port": dist,
-                   "choices": {"port": cell_http, "hf_cache_dir": str(hf)}},
-    }, ["b200-1", "h100-1", "h100-2"])
+    fleet = plan_fleet(
+        {
+            "b200-1": {
+                "gpus": samples.b200x8(),
+                "address": "127.0.0.1",
+                "choices": {"engine": "vllm", "port": http, "hf_cache_dir": str(hf)},
+            },
+            "h100-1": {
+                "gpus": samples.gpus("H100", 4),
+                "address": "127.0.0.1",
+                "cell": "pair",
+                "dist_port": dist,
+                "choices": {"port": cell_http, "hf_cache_dir": str(hf)},
+            },
+            "h100-2": {
+                "gpus": samples.gpus("H100", 4),
+                "address": "127.0.0.2",
+                "cell": "pair",
+                "dist_port": dist,
+                "choices": {"port": cell_http, "hf_cache_dir": str(hf)},
+            },
+        },
+        ["b200-1", "h100-1", "h100-2"],
+    )
     # The weights are small here so that pytest's tmp filesystem holds them: the disk case asks for a huge build.
     for entry in fleet["hosts"].values():
         for instance in entry["instances"]:
@@ -92,21 +108,45 @@ def run_preflight(setup, host_vars=None, *extra):
     tmp = setup["tmp"]
     hosts = {}
     for name in setup["fleet"]["hosts"]:
-        hosts[name] = dict({
-            "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False,
-            "preflight_gpus": samples.b200x8() if name.startswith("b200") else samples.gpus("H100", 4),
-            "preflight_reach_timeout": 4, "preflight_disk_headroom_gb": 0,
-        }, **(host_vars or {}).get(name, {}))
+        hosts[name] = dict(
+            {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable,
+                "ansible_become": False,
+                "preflight_gpus": samples.b200x8() if name.startswith("b200") else samples.gpus("H100", 4),
+                "preflight_reach_timeout": 4,
+                "preflight_disk_headroom_gb": 0,
+            },
+            **(host_vars or {}).get(name, {}),
+        )
     (tmp / "inventory.json").write_text(json.dumps({"all": {"children": {"llmfleet_serving": {"hosts": hosts}}}}))
     (tmp / "fleet.json").write_text(json.dumps({"llmfleet_fleet": setup["fleet"]}))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
-               PATH="%s:%s:%s" % (setup["bin"], os.path.dirname(sys.executable), os.environ["PATH"]))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
-                           str(tmp / "inventory.json"), str(ROOT / "playbooks" / "preflight.yml"),
-                           "-e", "@" + str(tmp / "fleet.json")] + list(extra),
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
-    return proc, json.loads(proc.stdout[proc.stdout.index("{"):])
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        PATH="%s:%s:%s" % (setup["bin"], os.path.dirname(sys.executable), os.environ["PATH"]),
+    )
+    proc = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            str(tmp / "inventory.json"),
+            str(ROOT / "playbooks" / "preflight.yml"),
+            "-e",
+            "@" + str(tmp / "fleet.json"),
+        ]
+        + list(extra),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    return proc, json.loads(proc.stdout[proc.stdout.index("{") :])
 
 
 def task(output, name_part):
@@ -124,8 +164,9 @@ def verdict(proc, output):
     assert all(s["failures"] == 1 for s in output["stats"].values()) and len(output["stats"]) == 3, output["stats"]
     lines = failed["b200-1"]["msg"]
     for host in ("h100-1", "h100-2"):
-        assert failed[host]["msg"] == ("preflight found %d problem(s) in the fleet, listed on b200-1; nothing was "
-                                       "changed" % len(lines))
+        assert failed[host]["msg"] == (
+            "preflight found %d problem(s) in the fleet, listed on b200-1; nothing was changed" % len(lines)
+        )
     assert all(s["changed"] == 0 for s in output["stats"].values())
     return lines
 
@@ -160,18 +201,20 @@ def test_a_port_taken_by_another_process_fails_every_host(setup):
     assert verdict(proc, out) == [
         "b200-1: port %d (HTTP port of llmfleet-deepseek-1) is taken by %s (pid %d) on 127.0.0.1; stop that, or move "
         "serve_port / serve_dist_port (this host's instances claim %d-%d)"
-        % (setup["http"] + 1, me, os.getpid(), setup["http"], setup["http"] + 1)]
+        % (setup["http"] + 1, me, os.getpid(), setup["http"], setup["http"] + 1)
+    ]
 
 
 def test_not_enough_disk_for_the_build(setup):
     for instance in setup["fleet"]["hosts"]["b200-1"]["instances"]:
-        instance["weights_size_gb"] = 10 ** 9  # an exabyte: more than any test machine has
+        instance["weights_size_gb"] = 10**9  # an exabyte: more than any test machine has
     proc, out = run_preflight(setup)
     msg = verdict(proc, out)
     assert len(msg) == 1
     assert msg[0].startswith(
         "b200-1: not enough free disk for the weights under %s: the filesystem of %s has "
-        % (setup["tmp"] / "hf", setup["tmp"]))
+        % (setup["tmp"] / "hf", setup["tmp"])
+    )
     assert "the download of deepseek-ai/DeepSeek-V4-Flash (1000000000 GB) needs 1000000000.0 GB; free " in msg[0]
 
 
@@ -183,9 +226,12 @@ def test_a_worker_that_cannot_reach_the_head(setup):
     assert len(msg) == 1
     assert msg[0].startswith(
         "h100-2: cannot open a TCP connection to the head h100-1 of cell pair at 127.0.0.1:%d (connection refused "
-        "(ECONNREFUSED), " % setup["dist"])
+        "(ECONNREFUSED), " % setup["dist"]
+    )
     assert msg[0].endswith(
         "; open TCP %d-%d from h100-2 to h100-1 (firewall, security group), or give h100-1 an address the workers "
-        "route to (its ansible_host / fleet address), and check serve_fabric_interface" % (setup["dist"], setup["dist"] + 9))
+        "route to (its ansible_host / fleet address), and check serve_fabric_interface"
+        % (setup["dist"], setup["dist"] + 9)
+    )
     listened = task(out, "Collect the head's listener")["h100-1"]["listen"]
     assert listened["bound"] is True and listened["connections"] == 0

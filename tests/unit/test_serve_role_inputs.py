@@ -8,11 +8,11 @@ the test asserts from the task list that no task after the refusal ran and that 
 directories (under tmp_path) were never created. The molecule scenario (verify_bad_inputs.yml) runs the same
 refusals for real against a healthy server and checks its unit and container are untouched.
 """
+
 import json
 import os
 import subprocess
 import sys
-
 from pathlib import Path
 
 import pytest
@@ -25,35 +25,77 @@ DOUBLE_DIR = ROOT / "extensions" / "testbed" / "bin"
 GPUS = ROOT / "extensions" / "testbed" / "gpus" / "b200x8.json"
 KEY = "sk-TESTONLY-inputs-6b1f0e9d2c"
 # Tasks that come before any change: a refusal must come from one of them and nothing after it may run.
-SAFE_TASK_PREFIXES = ("Validating arguments against arg spec", "Check the role's variables", "Check the secrets", "Check the container name", "Fail with the name rule",
-                      "Check that a server published", "Deploy the planned server", "Remove the server", "Detect the GPUs", "Plan the server", "Fail when the planner")
+SAFE_TASK_PREFIXES = (
+    "Validating arguments against arg spec",
+    "Check the role's variables",
+    "Check the secrets",
+    "Check the container name",
+    "Fail with the name rule",
+    "Check that a server published",
+    "Deploy the planned server",
+    "Remove the server",
+    "Detect the GPUs",
+    "Plan the server",
+    "Fail when the planner",
+)
 
 
 def run_role(tmp_path, role_vars, state="present"):
     secrets = tmp_path / "secrets"
     facts = tmp_path / "facts"
-    host = dict({"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                 "serve_secrets_dir": str(secrets), "serve_fact_dir": str(facts), "serve_start": False,
-                 "serve_api_key": KEY, "serve_state": state}, **role_vars)
+    host = dict(
+        {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "serve_secrets_dir": str(secrets),
+            "serve_fact_dir": str(facts),
+            "serve_start": False,
+            "serve_api_key": KEY,
+            "serve_state": state,
+        },
+        **role_vars,
+    )
     inv = tmp_path / "inventory.json"
     inv.write_text(json.dumps({"all": {"hosts": {"node1": host}}}))
     play = tmp_path / "play.yml"
     play.write_text("- hosts: node1\n  gather_facts: false\n  roles:\n    - llmfleet.serving.serve\n")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
-               LLMFLEET_TESTBED_GPUS=str(GPUS), LLMFLEET_PYTHON3=sys.executable,
-               PATH="%s:%s:%s" % (DOUBLE_DIR, os.path.dirname(sys.executable), os.environ["PATH"]))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv),
-                           str(play), "--check", "-vvv"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-    out = json.loads(proc.stdout[proc.stdout.index("{"):])
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        LLMFLEET_TESTBED_GPUS=str(GPUS),
+        LLMFLEET_PYTHON3=sys.executable,
+        PATH="%s:%s:%s" % (DOUBLE_DIR, os.path.dirname(sys.executable), os.environ["PATH"]),
+    )
+    proc = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            str(inv),
+            str(play),
+            "--check",
+            "-vvv",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = json.loads(proc.stdout[proc.stdout.index("{") :])
     return proc, out, (secrets, facts)
 
 
 def task_names(out, keep):
     """Names (without the "llmfleet.serving.serve : " prefix) of the tasks whose node1 result passes keep."""
-    return [t["task"]["name"].split(" : ", 1)[-1] for t in out["plays"][0]["tasks"]
-            if "node1" in t["hosts"] and keep(t["hosts"]["node1"])]
+    return [
+        t["task"]["name"].split(" : ", 1)[-1]
+        for t in out["plays"][0]["tasks"]
+        if "node1" in t["hosts"] and keep(t["hosts"]["node1"])
+    ]
 
 
 def refusal(proc, out, dirs):
@@ -61,11 +103,16 @@ def refusal(proc, out, dirs):
     assert proc.returncode != 0, proc.stdout[-3000:]
     ran = task_names(out, lambda r: not r.get("skipped"))
     # The name check's filter error is rescued by the task that re-raises it: only that one counts.
-    failed = [t["hosts"]["node1"] for t in out["plays"][0]["tasks"] if t["hosts"].get("node1", {}).get("failed")
-              and not t["task"]["name"].endswith("Check the container name with the planner's rule")]
+    failed = [
+        t["hosts"]["node1"]
+        for t in out["plays"][0]["tasks"]
+        if t["hosts"].get("node1", {}).get("failed")
+        and not t["task"]["name"].endswith("Check the container name with the planner's rule")
+    ]
     assert len(failed) == 1, ran
-    assert [n for n in task_names(out, lambda r: r.get("failed")) if n != "Check the container name with the planner's rule"] \
-        == ran[-1:], ran
+    assert [
+        n for n in task_names(out, lambda r: r.get("failed")) if n != "Check the container name with the planner's rule"
+    ] == ran[-1:], ran
     assert all(name.startswith(SAFE_TASK_PREFIXES) for name in ran), ran
     assert not any(d.exists() for d in dirs)
     assert KEY not in proc.stdout and KEY not in proc.stderr
@@ -82,27 +129,43 @@ BAD_ROLE_INPUTS = [
     ({"serve_ready_poll_interval": 0}, ["serve_ready_poll_interval: 0 is out of range", "above 0"]),
     ({"serve_ready_poll_interval": -1}, ["serve_ready_poll_interval: -1 is out of range"]),
     ({"serve_ready_poll_interval": 61}, ["serve_ready_poll_interval: 61 is out of range", "at most 60"]),
-    ({"serve_ready_poll_interval": 30, "serve_ready_timeout": 10},
-     ["serve_ready_poll_interval: 30 is not below serve_ready_timeout (10)"]),
+    (
+        {"serve_ready_poll_interval": 30, "serve_ready_timeout": 10},
+        ["serve_ready_poll_interval: 30 is not below serve_ready_timeout (10)"],
+    ),
     ({"serve_secrets_dir": "relative/secrets"}, ["serve_secrets_dir: \"relative/secrets\" is not an absolute"]),
-    ({"serve_secrets_dir": "/etc/llmfleet/../../tmp"}, ["serve_secrets_dir: \"/etc/llmfleet/../../tmp\" is not an absolute, normalised"]),
+    (
+        {"serve_secrets_dir": "/etc/llmfleet/../../tmp"},
+        ["serve_secrets_dir: \"/etc/llmfleet/../../tmp\" is not an absolute, normalised"],
+    ),
     ({"serve_secrets_dir": "/"}, ["serve_secrets_dir: \"/\" is not an absolute"]),
     ({"serve_secrets_dir": "/etc"}, ["serve_secrets_dir: \"/etc\" is a system directory", "/etc/llmfleet"]),
     ({"serve_secrets_dir": "/tmp"}, ["serve_secrets_dir: \"/tmp\" is a system directory"]),
     ({"serve_secrets_dir": "/etc/llmfleet/"}, ["serve_secrets_dir: \"/etc/llmfleet/\" is not an absolute, normalised"]),
     ({"serve_fact_dir": "/var"}, ["serve_fact_dir: \"/var\" is a system directory", "/etc/ansible/facts.d"]),
     ({"serve_fact_dir": "facts.d"}, ["serve_fact_dir: \"facts.d\" is not an absolute"]),
-    ({"serve_extra_args": "--max-num-seqs 64,--enforce-eager"},
-     ["serve_extra_args: \"--max-num-seqs 64,--enforce-eager\" is not a list", "write a YAML list"]),
+    (
+        {"serve_extra_args": "--max-num-seqs 64,--enforce-eager"},
+        ["serve_extra_args: \"--max-num-seqs 64,--enforce-eager\" is not a list", "write a YAML list"],
+    ),
     ({"serve_extra_args": ["--max-num-seqs", 64]}, ["serve_extra_args:", "not strings ([64])"]),
     ({"serve_env": "NCCL_DEBUG=INFO"}, ["serve_env: \"NCCL_DEBUG=INFO\" is not a mapping"]),
-    ({"serve_container_name": "../../tmp/victim"},
-     ["serve_container_name: '../../tmp/victim' is not a valid name", "llmfleet-deepseek"]),
+    (
+        {"serve_container_name": "../../tmp/victim"},
+        ["serve_container_name: '../../tmp/victim' is not a valid name", "llmfleet-deepseek"],
+    ),
     ({"serve_container_name": "a b"}, ["serve_container_name: 'a b' is not a valid name"]),
     ({"serve_hf_token": "hf_a\nb"}, ["serve_hf_token contains a line break", "(the value is not shown)"]),
     ({"serve_api_key": "sk-a\rb"}, ["serve_api_key contains a line break"]),
-    ({"serve_api_key": ""}, ["serve_api_key is empty", "all interfaces", "serve_publish_address: 127.0.0.1",
-                             "serve_allow_unauthenticated: true"]),
+    (
+        {"serve_api_key": ""},
+        [
+            "serve_api_key is empty",
+            "all interfaces",
+            "serve_publish_address: 127.0.0.1",
+            "serve_allow_unauthenticated: true",
+        ],
+    ),
     ({"serve_api_key": "", "serve_publish_address": "0.0.0.0"}, ["published on 0.0.0.0", "Set serve_api_key"]),
     ({"serve_api_key": "", "serve_publish_address": "10.0.0.5"}, ["published on 10.0.0.5"]),
 ]
@@ -118,14 +181,18 @@ BAD_FOR_ARGUMENT_SPECS = [
 ]
 
 
-@pytest.mark.parametrize("role_vars,fragments", BAD_FOR_ARGUMENT_SPECS, ids=[json.dumps(v) for v, _ in BAD_FOR_ARGUMENT_SPECS])
+@pytest.mark.parametrize(
+    "role_vars,fragments", BAD_FOR_ARGUMENT_SPECS, ids=[json.dumps(v) for v, _fragments in BAD_FOR_ARGUMENT_SPECS]
+)
 def test_argument_specs_refuse_what_cannot_be_converted(tmp_path, role_vars, fragments):
     msg = refusal(*run_role(tmp_path, role_vars))
     for fragment in fragments:
         assert fragment in msg, msg
 
 
-@pytest.mark.parametrize("role_vars,fragments", BAD_ROLE_INPUTS, ids=[json.dumps(v) for v, _ in BAD_ROLE_INPUTS])
+@pytest.mark.parametrize(
+    "role_vars,fragments", BAD_ROLE_INPUTS, ids=[json.dumps(v) for v, _fragments in BAD_ROLE_INPUTS]
+)
 def test_a_bad_role_variable_is_refused_before_any_change(tmp_path, role_vars, fragments):
     msg = refusal(*run_role(tmp_path, role_vars))
     for fragment in fragments:
@@ -160,7 +227,7 @@ PLANNER_REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("role_vars,prefix", PLANNER_REFUSALS, ids=[json.dumps(v) for v, _ in PLANNER_REFUSALS])
+@pytest.mark.parametrize("role_vars,prefix", PLANNER_REFUSALS, ids=[json.dumps(v) for v, _prefix in PLANNER_REFUSALS])
 def test_a_planner_refusal_names_the_role_variable(tmp_path, role_vars, prefix):
     msg = refusal(*run_role(tmp_path, role_vars))
     assert msg.startswith(prefix), msg
@@ -170,20 +237,33 @@ def test_a_planner_refusal_names_the_role_variable(tmp_path, role_vars, prefix):
 
 
 def test_unknown_engine_flags_pass_with_serve_allow_unknown_args(tmp_path):
-    proc, out, _dirs = run_role(tmp_path, {"serve_extra_args": ["--no-such-flag"], "serve_allow_unknown_args": True,
-                                           "serve_secrets_dir": str(tmp_path / "s"), "serve_fact_dir": str(tmp_path / "f")})
-    plan = [t["hosts"]["node1"] for t in out["plays"][0]["tasks"] if t["task"]["name"].endswith("Keep the plan for the "
-                                                                                                  "verify role and the fleet summary")]
+    proc, out, _dirs = run_role(
+        tmp_path,
+        {
+            "serve_extra_args": ["--no-such-flag"],
+            "serve_allow_unknown_args": True,
+            "serve_secrets_dir": str(tmp_path / "s"),
+            "serve_fact_dir": str(tmp_path / "f"),
+        },
+    )
+    plan = [
+        t["hosts"]["node1"]
+        for t in out["plays"][0]["tasks"]
+        if t["task"]["name"].endswith("Keep the plan for the verify role and the fleet summary")
+    ]
     assert plan and "--no-such-flag" in plan[0]["ansible_facts"]["llmfleet_plan"]["command"], proc.stdout[-2000:]
 
 
-@pytest.mark.parametrize("role_vars", [
-    {"serve_api_key": "", "serve_publish_address": "127.0.0.1"},
-    {"serve_api_key": "", "serve_allow_unauthenticated": True},
-    {"serve_ready_timeout": 0, "serve_ready_poll_interval": "0.5"},
-    {"serve_ready_timeout": "600", "serve_ready_poll_interval": 60},
-    {"serve_secrets_dir": "/etc/llmfleet", "serve_fact_dir": "/etc/ansible/facts.d"},
-])
+@pytest.mark.parametrize(
+    "role_vars",
+    [
+        {"serve_api_key": "", "serve_publish_address": "127.0.0.1"},
+        {"serve_api_key": "", "serve_allow_unauthenticated": True},
+        {"serve_ready_timeout": 0, "serve_ready_poll_interval": "0.5"},
+        {"serve_ready_timeout": "600", "serve_ready_poll_interval": 60},
+        {"serve_secrets_dir": "/etc/llmfleet", "serve_fact_dir": "/etc/ansible/facts.d"},
+    ],
+)
 def test_good_values_pass_the_checks_and_reach_the_plan(tmp_path, role_vars):
     # Check mode with serve_start false: the role plans and renders, then stops short of any change.
     role_vars = dict({"serve_secrets_dir": str(tmp_path / "s"), "serve_fact_dir": str(tmp_path / "f")}, **role_vars)

@@ -8,6 +8,7 @@
    characters naming the field, and (docker marker) on a test host with systemd as PID 1 the unit
    runs exactly the intended argv and nothing else; the quadlet passes podman's generator.
 """
+
 import fcntl
 import json
 import os
@@ -15,10 +16,8 @@ import shutil
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-
 import unit_cases
 import unit_render
 
@@ -34,12 +33,20 @@ def rendered(tmp_path_factory):
     cases = dict(SEED)
     cases.update({name: case for name, (case, _accepted) in HOSTILE.items()})
     cases.update({name: case for name, (case, _field) in REFUSED.items()})
-    return unit_render.render(cases, tmp_path_factory.mktemp("render"),
-                              action_hosts=["b200-vllm-docker-secrets", "h100-sglang-podman-secrets",
-                                            "hostile-sglang-docker", "hostile-vllm-podman"])
+    return unit_render.render(
+        cases,
+        tmp_path_factory.mktemp("render"),
+        action_hosts=[
+            "b200-vllm-docker-secrets",
+            "h100-sglang-podman-secrets",
+            "hostile-sglang-docker",
+            "hostile-vllm-podman",
+        ],
+    )
 
 
 # --- 1. today's values: byte-identical ---------------------------------------------------------
+
 
 def test_fixtures_cover_every_seed_case():
     stems = {p.name.split(".")[0] for p in FIXTURES.iterdir() if p.suffix != ".md"}
@@ -66,6 +73,7 @@ def test_the_lookup_renders_what_the_template_action_writes(rendered):
 
 # --- 2. hostile values --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_a_line_break_in_a_one_line_value_is_refused_naming_the_field(rendered, case):
     _vars, field = REFUSED[case]
@@ -85,15 +93,22 @@ def test_hostile_values_went_through_the_planner_where_it_accepts_them():
     # values that hold a line break are put into the plan afterwards (the unit must hold any plan); the same
     # values without control characters (quotes, $, %, ;, backslash, [Service]) go through the real planner.
     from ansible_collections.llmfleet.serving.plugins.module_utils._plan import PlanError, build_plan
+
     for case, (_vars, accepted) in HOSTILE.items():
         assert not {"env", "extra_args"} & set(accepted), case
     for engine, gpus in (("vllm", unit_cases.samples.b200x8), ("sglang", unit_cases.samples.h100x8)):
-        plan = build_plan(gpus=gpus(), engine=engine, env={"LLMFLEET_HOSTILE": unit_cases.HOSTILE_LINE},
-                          extra_args=["--chat-template", unit_cases.HOSTILE_LINE])
+        plan = build_plan(
+            gpus=gpus(),
+            engine=engine,
+            env={"LLMFLEET_HOSTILE": unit_cases.HOSTILE_LINE},
+            extra_args=["--chat-template", unit_cases.HOSTILE_LINE],
+        )
         assert plan["env"]["LLMFLEET_HOSTILE"] == unit_cases.HOSTILE_LINE
         assert plan["command"][-2:] == ["--chat-template", unit_cases.HOSTILE_LINE]
-        for option, value in (("env", {"LLMFLEET_HOSTILE": unit_cases.HOSTILE}),
-                              ("extra_args", ["--chat-template", unit_cases.HOSTILE])):
+        for option, value in (
+            ("env", {"LLMFLEET_HOSTILE": unit_cases.HOSTILE}),
+            ("extra_args", ["--chat-template", unit_cases.HOSTILE]),
+        ):
             with pytest.raises(PlanError) as caught:
                 build_plan(gpus=gpus(), engine=engine, **{option: value})
             assert caught.value.details["option"] == option and "control character" in str(caught.value)
@@ -106,15 +121,19 @@ def test_hostile_values_stay_inside_their_line(rendered, case):
     lines = got["unit"].split("\n")
     # One [Service] header (docker) / the quadlet's four, none injected; no injected command line.
     headers = [line for line in lines if line.startswith("[")]
-    assert headers == (["[Unit]", "[Service]", "[Install]"] if "docker" in case
-                       else ["[Unit]", "[Container]", "[Service]", "[Install]"])
+    assert headers == (
+        ["[Unit]", "[Service]", "[Install]"]
+        if "docker" in case
+        else ["[Unit]", "[Container]", "[Service]", "[Install]"]
+    )
     assert not [line for line in lines if line.startswith(("ExecStartPre=/bin", ";", " ;"))]
     assert unit_cases.HOSTILE_KEY not in got["unit"] and unit_cases.HOSTILE_TOKEN not in got["unit"]
 
 
 def _systemd_analyze(directory, names):
-    return subprocess.run(["systemd-analyze", "verify"] + names, cwd=directory, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        ["systemd-analyze", "verify"] + names, cwd=directory, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_hostile_docker_units_parse_with_systemd_analyze_verify(rendered, tmp_path):
@@ -170,13 +189,20 @@ def test_host():
         try:
             subprocess.run(["bash", str(ROOT / "extensions/testbed/start-host.sh"), name], check=True, timeout=120)
             # Booted far enough for systemctl to answer (the unit's Requires=docker.service starts dockerd).
-            for _ in range(300):
+            for _attempt in range(300):
                 if _docker("exec", name, "systemctl", "show", "-p", "Version", check=False).returncode == 0:
                     break
                 time.sleep(0.2)
-            _docker("exec", "-i", name, "sh", "-c",
-                    "mkdir -p /usr/local/libexec/llmfleet-test /var/lib/llmfleet-test && cat > %s && chmod 755 %s"
-                    % (unit_render.RECORDER_PATH, unit_render.RECORDER_PATH), input=RECORDER)
+            _docker(
+                "exec",
+                "-i",
+                name,
+                "sh",
+                "-c",
+                "mkdir -p /usr/local/libexec/llmfleet-test /var/lib/llmfleet-test && cat > %s && chmod 755 %s"
+                % (unit_render.RECORDER_PATH, unit_render.RECORDER_PATH),
+                input=RECORDER,
+            )
             yield name
         finally:
             _docker("rm", "-f", name, check=False)
@@ -184,8 +210,17 @@ def test_host():
 
 
 def _host_write(host, path, content, mode="0644"):
-    _docker("exec", "-i", host, "sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod %s "$1"' % mode,
-            "sh", path, input=content)
+    _docker(
+        "exec",
+        "-i",
+        host,
+        "sh",
+        "-c",
+        'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod %s "$1"' % mode,
+        "sh",
+        path,
+        input=content,
+    )
 
 
 def _expected_argv(case, got):
@@ -262,9 +297,17 @@ def _generate_quadlets(rendered, directory):
     for case in cases:
         (directory / (rendered[case]["keys"]["name"] + ".container")).write_text(rendered[case]["unit"])
     os.chmod(directory, 0o755)
-    proc = _docker("run", "--rm", "-v", "%s:/etc/containers/systemd:ro" % directory,
-                   "--entrypoint", "/usr/lib/systemd/system-generators/podman-system-generator",
-                   "llmfleet-testbed/podman-host:latest", "-dryrun", check=False)
+    proc = _docker(
+        "run",
+        "--rm",
+        "-v",
+        "%s:/etc/containers/systemd:ro" % directory,
+        "--entrypoint",
+        "/usr/lib/systemd/system-generators/podman-system-generator",
+        "llmfleet-testbed/podman-host:latest",
+        "-dryrun",
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     sections = {}
     for chunk in proc.stdout.split("\n---")[0:]:
@@ -285,8 +328,11 @@ def test_the_hostile_quadlet_generates_a_unit_that_runs_the_intended_podman_argv
     keys = got["keys"]
     unit = keys["name"] + "-quadlet.service"
     unit_path = "/etc/systemd/system/" + unit
-    _host_write(test_host, unit_path, generated.replace("/usr/bin/podman", unit_render.RECORDER_PATH)
-                .replace("Type=notify", "Type=simple"))
+    _host_write(
+        test_host,
+        unit_path,
+        generated.replace("/usr/bin/podman", unit_render.RECORDER_PATH).replace("Type=notify", "Type=simple"),
+    )
     _host_write(test_host, keys["env_file"], got["env"], "0600")
     _docker("exec", test_host, "sh", "-c", "rm -f /var/lib/llmfleet-test/argv.jsonl %s" % unit_cases.INJECTED)
     _docker("exec", test_host, "systemctl", "daemon-reload")
@@ -309,6 +355,6 @@ def test_the_hostile_quadlet_generates_a_unit_that_runs_the_intended_podman_argv
         assert ("--env-file", keys["env_file"]) in pairs
     else:
         tail += [plan["secrets"]["api_key"]["name"], unit_cases.HOSTILE_KEY]
-    assert argv[-len(tail):] == tail
+    assert argv[-len(tail) :] == tail
     injected = _docker("exec", test_host, "test", "-e", unit_cases.INJECTED, check=False)
     assert injected.returncode != 0, "a hostile value ran a command: %s exists" % unit_cases.INJECTED

@@ -2,7 +2,9 @@
 
 Plans come from _plan.build_plan, as the serving_plan module makes them for the role.
 """
+
 import gpu_fact_samples as samples
+
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
 
 # Secrets of the normal cases (test values; never a real key).
@@ -26,17 +28,34 @@ def seed_cases():
         for runtime in ("docker", "podman"):
             cases["%s-%s" % (prefix, runtime)] = {"serve_runtime": runtime, "llmfleet_plan": plan}
             cases["%s-%s-secrets" % (prefix, runtime)] = {
-                "serve_runtime": runtime, "llmfleet_plan": plan, "serve_api_key": API_KEY, "serve_hf_token": HF_TOKEN}
+                "serve_runtime": runtime,
+                "llmfleet_plan": plan,
+                "serve_api_key": API_KEY,
+                "serve_hf_token": HF_TOKEN,
+            }
     for runtime in ("docker", "podman"):
         for prefix, gpus, engine, extra in (
-                ("custom-vllm", samples.b200x8, "vllm", ["--chat-template", "/templates/chat template.jinja"]),
-                ("custom-sglang", samples.h100x8, "sglang", ["--chat-template", "/templates/chat template.jinja"])):
-            plan = build_plan(gpus=gpus(), engine=engine, port=8123, served_model_name="ds-v4",
-                              hf_cache_dir="/srv/hf cache", extra_args=extra, env={"NCCL_DEBUG": "INFO extra"},
-                              container_name="llmfleet-custom", image="registry.local:5000/engine:v1")
+            ("custom-vllm", samples.b200x8, "vllm", ["--chat-template", "/templates/chat template.jinja"]),
+            ("custom-sglang", samples.h100x8, "sglang", ["--chat-template", "/templates/chat template.jinja"]),
+        ):
+            plan = build_plan(
+                gpus=gpus(),
+                engine=engine,
+                port=8123,
+                served_model_name="ds-v4",
+                hf_cache_dir="/srv/hf cache",
+                extra_args=extra,
+                env={"NCCL_DEBUG": "INFO extra"},
+                container_name="llmfleet-custom",
+                image="registry.local:5000/engine:v1",
+            )
             cases["%s-%s-secrets" % (prefix, runtime)] = {
-                "serve_runtime": runtime, "llmfleet_plan": plan, "serve_api_key": 'k"e$y`\\x',
-                "serve_hf_token": HF_TOKEN, "serve_secrets_dir": "/etc/llmfleet"}
+                "serve_runtime": runtime,
+                "llmfleet_plan": plan,
+                "serve_api_key": 'k"e$y`\\x',
+                "serve_hf_token": HF_TOKEN,
+                "serve_secrets_dir": "/etc/llmfleet",
+            }
     return cases
 
 
@@ -46,11 +65,15 @@ def seed_cases():
 # ${HOME}), both quotes, backslashes, a tab. In a command-line argument all of it must arrive byte for
 # byte; in a plain setting or a comment, control characters are refused and the rest is kept.
 INJECTED = "/tmp/llmfleet-injected"
-HOSTILE = ('x y\n[Service]\nExecStartPre=/bin/touch %s\n ; /bin/touch %s ; %%n %%%% $HOME ${HOME} "dq" \'sq\' '
-           'back\\slash \\ tab\t;' % (INJECTED, INJECTED))
+HOSTILE = (
+    'x y\n[Service]\nExecStartPre=/bin/touch %s\n ; /bin/touch %s ; %%n %%%% $HOME ${HOME} "dq" \'sq\' '
+    'back\\slash \\ tab\t;' % (INJECTED, INJECTED)
+)
 # The same without control characters (what a one-line setting can hold).
-HOSTILE_LINE = ('x [Service] ExecStartPre=/bin/touch %s ; /bin/touch %s ; %%n %%%% $HOME ${HOME} "dq" \'sq\' '
-                'back\\slash ;x' % (INJECTED, INJECTED))
+HOSTILE_LINE = (
+    'x [Service] ExecStartPre=/bin/touch %s ; /bin/touch %s ; %%n %%%% $HOME ${HOME} "dq" \'sq\' '
+    'back\\slash ;x' % (INJECTED, INJECTED)
+)
 # A secret cannot hold a line break (the role refuses it before writing); everything else is allowed.
 HOSTILE_KEY = 'k e"y\'$HOME${HOME}`\\;%n[Service]ExecStartPre=/bin/touch ' + INJECTED
 HOSTILE_TOKEN = 'hf_"$x`\\;%n ' + INJECTED
@@ -63,8 +86,14 @@ def _plan_with(gpus, engine, served_model_name, hf_cache_dir, image, env, extra_
     """A plan made by the planner with each hostile value it accepts; a value it refuses (it may
     check more than today) is put into the plan afterwards instead, as the unit must hold any plan."""
     from ansible_collections.llmfleet.serving.plugins.module_utils._plan import PlanError
-    wanted = {"served_model_name": served_model_name, "hf_cache_dir": hf_cache_dir, "image": image, "env": env,
-              "extra_args": extra_args}
+
+    wanted = {
+        "served_model_name": served_model_name,
+        "hf_cache_dir": hf_cache_dir,
+        "image": image,
+        "env": env,
+        "extra_args": extra_args,
+    }
     accepted = {}
     for name, value in wanted.items():
         try:
@@ -96,18 +125,31 @@ def hostile_cases():
         for runtime in ("docker", "podman"):
             # Quadlet Image= and the Description/comments take one line: no control characters there.
             plan, accepted = _plan_with(
-                gpus, engine, served_model_name="m" + HOSTILE_LINE.replace(" ", "_"),
+                gpus,
+                engine,
+                served_model_name="m" + HOSTILE_LINE.replace(" ", "_"),
                 # Quadlet Volume= is one line (podman gets it unsplit): no control characters there.
                 hf_cache_dir="/srv/hf" + (HOSTILE if runtime == "docker" else HOSTILE_LINE.replace(":", "_")),
-                image=("registry.local/engine:" + HOSTILE) if runtime == "docker" else ("registry.local/e:" + HOSTILE_LINE),
-                env={"LLMFLEET_HOSTILE": HOSTILE}, extra_args=["--chat-template", HOSTILE],
-                container_name="llmfleet-hostile-%s" % engine)
+                image=("registry.local/engine:" + HOSTILE)
+                if runtime == "docker"
+                else ("registry.local/e:" + HOSTILE_LINE),
+                env={"LLMFLEET_HOSTILE": HOSTILE},
+                extra_args=["--chat-template", HOSTILE],
+                container_name="llmfleet-hostile-%s" % engine,
+            )
             plan["model_id"] = "org/model" + HOSTILE_LINE
             plan["weights"] = HOSTILE_LINE
             plan["deployment"] = HOSTILE_LINE
-            cases["hostile-%s-%s" % (engine, runtime)] = ({
-                "serve_runtime": runtime, "llmfleet_plan": plan, "serve_api_key": HOSTILE_KEY,
-                "serve_hf_token": HOSTILE_TOKEN, "serve_secrets_dir": HOSTILE_DIR}, accepted)
+            cases["hostile-%s-%s" % (engine, runtime)] = (
+                {
+                    "serve_runtime": runtime,
+                    "llmfleet_plan": plan,
+                    "serve_api_key": HOSTILE_KEY,
+                    "serve_hf_token": HOSTILE_TOKEN,
+                    "serve_secrets_dir": HOSTILE_DIR,
+                },
+                accepted,
+            )
     return cases
 
 
@@ -115,24 +157,46 @@ def refused_cases():
     """{case: (vars, the field the refusal must name)}: a line break where a one-line value goes."""
     base = build_plan(gpus=samples.h100x8(), engine="sglang")
     cases = {}
-    for field, key, named in (("model_id", "model_id", "plan model_id"), ("weights", "weights", "plan weights"),
-                              ("deployment", "deployment", "plan deployment"),
-                              ("served_model_name", "served_model_name", "serve_served_model_name")):
+    for field, key, named in (
+        ("model_id", "model_id", "plan model_id"),
+        ("weights", "weights", "plan weights"),
+        ("deployment", "deployment", "plan deployment"),
+        ("served_model_name", "served_model_name", "serve_served_model_name"),
+    ):
         for runtime in ("docker", "podman"):
             plan = dict(base, **{key: "x\n[Service]\nExecStartPre=/bin/touch " + INJECTED})
             cases["refused-%s-%s" % (field.replace("_", "-"), runtime)] = (
-                {"serve_runtime": runtime, "llmfleet_plan": plan}, named)
+                {"serve_runtime": runtime, "llmfleet_plan": plan},
+                named,
+            )
     plan = dict(base, container=dict(base["container"], volumes=["/srv/x\n[Service]:/root/.cache/huggingface"]))
-    cases["refused-hf-cache-dir-podman"] = ({"serve_runtime": "podman", "llmfleet_plan": plan},
-                                            "plan container.volumes (serve_hf_cache_dir)")
+    cases["refused-hf-cache-dir-podman"] = (
+        {"serve_runtime": "podman", "llmfleet_plan": plan},
+        "plan container.volumes (serve_hf_cache_dir)",
+    )
     plan = dict(base, image="registry.local/e:x\n[Service]")
     cases["refused-image-podman"] = ({"serve_runtime": "podman", "llmfleet_plan": plan}, "serve_image")
     # SGLang reads the key file through EnvironmentFile=, a one-line setting.
-    cases["refused-secrets-dir-docker"] = ({"serve_runtime": "docker", "llmfleet_plan": base, "serve_api_key": "k",
-                                            "serve_secrets_dir": "/etc/x\n[Service]"}, "serve_secrets_dir")
-    cases["refused-secrets-dir-glob-docker"] = ({"serve_runtime": "docker", "llmfleet_plan": base, "serve_api_key": "k",
-                                                 "serve_secrets_dir": "/etc/[Service]"}, "serve_secrets_dir")
+    cases["refused-secrets-dir-docker"] = (
+        {
+            "serve_runtime": "docker",
+            "llmfleet_plan": base,
+            "serve_api_key": "k",
+            "serve_secrets_dir": "/etc/x\n[Service]",
+        },
+        "serve_secrets_dir",
+    )
+    cases["refused-secrets-dir-glob-docker"] = (
+        {"serve_runtime": "docker", "llmfleet_plan": base, "serve_api_key": "k", "serve_secrets_dir": "/etc/[Service]"},
+        "serve_secrets_dir",
+    )
     for runtime, engine, gpus in (("docker", "vllm", samples.b200x8), ("docker", "sglang", samples.h100x8)):
-        cases["refused-api-key-%s" % engine] = ({"serve_runtime": runtime, "serve_api_key": "line1\n[Service]",
-                                                 "llmfleet_plan": build_plan(gpus=gpus(), engine=engine)}, "serve_api_key")
+        cases["refused-api-key-%s" % engine] = (
+            {
+                "serve_runtime": runtime,
+                "serve_api_key": "line1\n[Service]",
+                "llmfleet_plan": build_plan(gpus=gpus(), engine=engine),
+            },
+            "serve_api_key",
+        )
     return cases

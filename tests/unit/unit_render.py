@@ -15,6 +15,7 @@ its values writes <host>.error with the task's message instead.
 render(cases, out_dir, role_dir=ROLE) -> {host: {"unit": str, "recorder_unit": str, "env": str,
 "hf_token": str, "keys": dict, "error": str}} (keys absent when the file was not written).
 """
+
 import json
 import os
 import subprocess
@@ -81,21 +82,45 @@ def render(cases, out_dir, role_dir=ROLE, action_hosts=()):
     files = out_dir / "files"
     files.mkdir(parents=True, exist_ok=True)
     defaults = yaml.safe_load((Path(role_dir) / "defaults" / "main.yml").read_text())
-    hosts = {host: dict(case, ansible_connection="local", ansible_python_interpreter=sys.executable)
-             for host, case in cases.items()}
+    hosts = {
+        host: dict(case, ansible_connection="local", ansible_python_interpreter=sys.executable)
+        for host, case in cases.items()
+    }
     (out_dir / "inventory.json").write_text(json.dumps({"all": {"vars": defaults, "hosts": hosts}}))
     (out_dir / "render.yml").write_text(_PLAYBOOK)
-    extra = {"uq_role_dir": str(role_dir), "uq_out": str(files), "uq_recorder": RECORDER_PATH,
-             "uq_action_hosts": list(action_hosts)}
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS="8",
-               PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                           "-i", str(out_dir / "inventory.json"), str(out_dir / "render.yml"),
-                           "-e", json.dumps(extra)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    extra = {
+        "uq_role_dir": str(role_dir),
+        "uq_out": str(files),
+        "uq_recorder": RECORDER_PATH,
+        "uq_action_hosts": list(action_hosts),
+    }
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORKS="8",
+        PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]),
+    )
+    proc = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            str(out_dir / "inventory.json"),
+            str(out_dir / "render.yml"),
+            "-e",
+            json.dumps(extra),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    output = json.loads(proc.stdout[proc.stdout.index("{"):])
+    output = json.loads(proc.stdout[proc.stdout.index("{") :])
     report = [t for t in output["plays"][0]["tasks"] if t["task"]["name"] == "Report"][0]
     result = {}
     for host in cases:

@@ -46,22 +46,39 @@ class Emulator:
         return "http://127.0.0.1:%d" % self.port
 
     def command(self):
-        return [self.python, "-m", "llmfleet_emulator", "vllm", "serve", "--model", MODEL,
-                "--served-model-name", SERVED, "--host", "127.0.0.1", "--port", str(self.port)] + self.args
+        return [
+            self.python,
+            "-m",
+            "llmfleet_emulator",
+            "vllm",
+            "serve",
+            "--model",
+            MODEL,
+            "--served-model-name",
+            SERVED,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ] + self.args
 
     def start(self):
         env = dict(os.environ)
         env.setdefault("EMULATOR_LOAD_SECONDS", "0")
         env.update(self.env)
-        env["PYTHONPATH"] = os.pathsep.join([str(EMULATOR_PATH)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(EMULATOR_PATH)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        )
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.command(), env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(), env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("the emulator exited with code %s (command: %s)"
-                                   % (self.proc.returncode, " ".join(self.command())))
+                raise RuntimeError(
+                    "the emulator exited with code %s (command: %s)" % (self.proc.returncode, " ".join(self.command()))
+                )
             try:
                 with urllib.request.urlopen(self.base_url + "/health", timeout=1) as resp:
                     if resp.status == 200:

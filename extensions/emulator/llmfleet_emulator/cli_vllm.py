@@ -24,48 +24,125 @@ KV_CACHE_DTYPES = ["auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc",
 DTYPES = ["auto", "half", "float16", "bfloat16", "float", "float32"]
 # Flags whose value is a JSON object (and which accept dotted sub-keys).
 JSON_FLAGS = [
-    "--speculative-config", "--attention-config", "--compilation-config", "--kv-transfer-config",
-    "--kv-events-config", "--additional-config", "--structured-outputs-config", "--hf-overrides",
-    "--override-generation-config", "--limit-mm-per-prompt", "--model-loader-extra-config",
-    "--ec-transfer-config", "--mm-processor-kwargs", "--default-chat-template-kwargs",
+    "--speculative-config",
+    "--attention-config",
+    "--compilation-config",
+    "--kv-transfer-config",
+    "--kv-events-config",
+    "--additional-config",
+    "--structured-outputs-config",
+    "--hf-overrides",
+    "--override-generation-config",
+    "--limit-mm-per-prompt",
+    "--model-loader-extra-config",
+    "--ec-transfer-config",
+    "--mm-processor-kwargs",
+    "--default-chat-template-kwargs",
 ]
 BOOL_FLAGS = [
     # engine
-    "--enable-expert-parallel", "--trust-remote-code", "--enforce-eager", "--enable-prefix-caching",
-    "--enable-chunked-prefill", "--disable-hybrid-kv-cache-manager", "--disable-custom-all-reduce",
-    "--async-scheduling", "--disable-log-stats", "--enable-eplb", "--skip-tokenizer-init",
-    "--enable-lora", "--data-parallel-hybrid-lb", "--data-parallel-external-lb",
-    "--enable-dbo", "--enable-sleep-mode", "--calculate-kv-scales", "--disable-sliding-window",
-    "--enable-log-requests", "--disable-log-requests", "--enable-prompt-tokens-details",
+    "--enable-expert-parallel",
+    "--trust-remote-code",
+    "--enforce-eager",
+    "--enable-prefix-caching",
+    "--enable-chunked-prefill",
+    "--disable-hybrid-kv-cache-manager",
+    "--disable-custom-all-reduce",
+    "--async-scheduling",
+    "--disable-log-stats",
+    "--enable-eplb",
+    "--skip-tokenizer-init",
+    "--enable-lora",
+    "--data-parallel-hybrid-lb",
+    "--data-parallel-external-lb",
+    "--enable-dbo",
+    "--enable-sleep-mode",
+    "--calculate-kv-scales",
+    "--disable-sliding-window",
+    "--enable-log-requests",
+    "--disable-log-requests",
+    "--enable-prompt-tokens-details",
     # frontend
-    "--enable-auto-tool-choice", "--exclude-tools-when-tool-choice-none", "--enable-request-id-headers",
-    "--disable-fastapi-docs", "--enable-server-load-tracking", "--enable-force-include-usage",
-    "--disable-frontend-multiprocessing", "--enable-tokenizer-info-endpoint", "--return-tokens-as-token-ids",
-    "--disable-uvicorn-access-log", "--enable-log-outputs",
+    "--enable-auto-tool-choice",
+    "--exclude-tools-when-tool-choice-none",
+    "--enable-request-id-headers",
+    "--disable-fastapi-docs",
+    "--enable-server-load-tracking",
+    "--enable-force-include-usage",
+    "--disable-frontend-multiprocessing",
+    "--enable-tokenizer-info-endpoint",
+    "--return-tokens-as-token-ids",
+    "--disable-uvicorn-access-log",
+    "--enable-log-outputs",
 ]
 INT_FLAGS = [
-    ("--tensor-parallel-size", "-tp"), ("--pipeline-parallel-size", "-pp"),
-    ("--data-parallel-size", "-dp"), ("--data-parallel-size-local", "-dpl"),
-    ("--data-parallel-rpc-port", "-dpp"), ("--data-parallel-start-rank", "-dpr"),
-    ("--api-server-count", "-asc"), ("--nnodes", "-n"), ("--node-rank", "-r"),
-    ("--master-port",), ("--port",), ("--block-size",), ("--max-num-seqs",),
-    ("--max-num-batched-tokens",), ("--seed",), ("--max-logprobs",), ("--max-log-len",),
-    ("--max-parallel-loading-workers",), ("--max-lora-rank",), ("--max-loras",),
-    ("--num-gpu-blocks-override",), ("--expert-placement-strategy-seed",),
-    ("--max-num-partial-prefills",), ("--long-prefill-token-threshold",), ("--uvicorn-timeout-keep-alive",),
+    ("--tensor-parallel-size", "-tp"),
+    ("--pipeline-parallel-size", "-pp"),
+    ("--data-parallel-size", "-dp"),
+    ("--data-parallel-size-local", "-dpl"),
+    ("--data-parallel-rpc-port", "-dpp"),
+    ("--data-parallel-start-rank", "-dpr"),
+    ("--api-server-count", "-asc"),
+    ("--nnodes", "-n"),
+    ("--node-rank", "-r"),
+    ("--master-port",),
+    ("--port",),
+    ("--block-size",),
+    ("--max-num-seqs",),
+    ("--max-num-batched-tokens",),
+    ("--seed",),
+    ("--max-logprobs",),
+    ("--max-log-len",),
+    ("--max-parallel-loading-workers",),
+    ("--max-lora-rank",),
+    ("--max-loras",),
+    ("--num-gpu-blocks-override",),
+    ("--expert-placement-strategy-seed",),
+    ("--max-num-partial-prefills",),
+    ("--long-prefill-token-threshold",),
+    ("--uvicorn-timeout-keep-alive",),
 ]
 FLOAT_FLAGS = ["--gpu-memory-utilization", "--swap-space", "--cpu-offload-gb", "--kv-cache-memory-bytes"]
 STR_FLAGS = [
-    ("--model",), ("--host",), ("--tokenizer",), ("--tokenizer-mode",), ("--revision",),
-    ("--tokenizer-revision",), ("--download-dir",), ("--load-format",), ("--quantization", "-q"),
-    ("--tool-call-parser",), ("--tool-parser-plugin",), ("--reasoning-parser",), ("--moe-backend",),
-    ("--data-parallel-address", "-dpa"), ("--master-addr",), ("--chat-template",),
-    ("--chat-template-content-format",), ("--response-role",), ("--root-path",), ("--ssl-keyfile",),
-    ("--ssl-certfile",), ("--ssl-ca-certs",), ("--hf-token",), ("--generation-config",),
-    ("--config",), ("--config-format",), ("--all2all-backend",),
-    ("--allowed-local-media-path",), ("--logits-processor-pattern",), ("--runner",), ("--convert",),
-    ("--task",), ("--worker-cls",), ("--distributed-executor-backend",), ("--data-parallel-backend", "-dpb"),
-    ("--mm-encoder-tp-mode",), ("--uvicorn-log-level",), ("--lora-modules",), ("--prefix-caching-hash-algo",),
+    ("--model",),
+    ("--host",),
+    ("--tokenizer",),
+    ("--tokenizer-mode",),
+    ("--revision",),
+    ("--tokenizer-revision",),
+    ("--download-dir",),
+    ("--load-format",),
+    ("--quantization", "-q"),
+    ("--tool-call-parser",),
+    ("--tool-parser-plugin",),
+    ("--reasoning-parser",),
+    ("--moe-backend",),
+    ("--data-parallel-address", "-dpa"),
+    ("--master-addr",),
+    ("--chat-template",),
+    ("--chat-template-content-format",),
+    ("--response-role",),
+    ("--root-path",),
+    ("--ssl-keyfile",),
+    ("--ssl-certfile",),
+    ("--ssl-ca-certs",),
+    ("--hf-token",),
+    ("--generation-config",),
+    ("--config",),
+    ("--config-format",),
+    ("--all2all-backend",),
+    ("--allowed-local-media-path",),
+    ("--logits-processor-pattern",),
+    ("--runner",),
+    ("--convert",),
+    ("--task",),
+    ("--worker-cls",),
+    ("--distributed-executor-backend",),
+    ("--data-parallel-backend", "-dpb"),
+    ("--mm-encoder-tp-mode",),
+    ("--uvicorn-log-level",),
+    ("--lora-modules",),
+    ("--prefix-caching-hash-algo",),
 ]
 
 
@@ -78,7 +155,7 @@ def human_int(value):
     if not m:
         raise argparse.ArgumentTypeError("invalid human-readable integer %r (e.g. 32768, 32k, 1M, auto)" % value)
     number, unit = float(m.group(1)), m.group(2)
-    scale = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}[unit]
+    scale = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "K": 2**10, "M": 2**20, "G": 2**30}[unit]
     result = number * scale
     if result != int(result):
         raise argparse.ArgumentTypeError("%r is not a whole number of tokens" % value)
@@ -89,7 +166,7 @@ def json_object(value):
     try:
         obj = json.loads(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError("invalid JSON %r: %s" % (value, exc))
+        raise argparse.ArgumentTypeError("invalid JSON %r: %s" % (value, exc)) from exc
     if not isinstance(obj, dict):
         raise argparse.ArgumentTypeError("expected a JSON object, got %r" % value)
     return obj
@@ -152,8 +229,10 @@ def normalize(argv):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="vllm serve", allow_abbrev=False,
-        description="Start the vLLM OpenAI Compatible API server (llmfleet engine emulator).")
+        prog="vllm serve",
+        allow_abbrev=False,
+        description="Start the vLLM OpenAI Compatible API server (llmfleet engine emulator).",
+    )
     parser.add_argument("model_tag", nargs="?", default=None, help="the model tag to serve")
     parser.add_argument("--served-model-name", nargs="+", default=None)
     parser.add_argument("--api-key", nargs="+", default=None)
@@ -204,8 +283,9 @@ def parse(argv, environ=None):
         method = str(spec_cfg.get("method") or spec_cfg.get("model") or "draft_model")
         n = spec_cfg.get("num_speculative_tokens", 1)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            build_parser().error("argument --speculative-config: num_speculative_tokens must be a "
-                                 "positive integer, got %r" % (n,))
+            build_parser().error(
+                "argument --speculative-config: num_speculative_tokens must be a positive integer, got %r" % (n,)
+            )
         spec_tokens = n + 1
     max_len = args.max_model_len
     if max_len is None or max_len < 0:

@@ -54,16 +54,27 @@ def from_spec(spec, environ=None):
         if nnodes < 1:
             raise ClusterError("argument --nnodes: must be at least 1, got %d" % nnodes)
         if not 0 <= rank < nnodes:
-            raise ClusterError("argument --node-rank: %d is not a rank of --nnodes %d (use 0..%d)"
-                               % (rank, nnodes, nnodes - 1))
+            raise ClusterError(
+                "argument --node-rank: %d is not a rank of --nnodes %d (use 0..%d)" % (rank, nnodes, nnodes - 1)
+            )
         if nnodes == 1:
             return None
         if not a.get("dist_init_addr"):
-            raise ClusterError("argument --dist-init-addr: required with --nnodes %d (the head's HOST:PORT, the "
-                               "same on every rank)" % nnodes)
+            raise ClusterError(
+                "argument --dist-init-addr: required with --nnodes %d (the head's HOST:PORT, the "
+                "same on every rank)" % nnodes
+            )
         host, port = _split_addr(a["dist_init_addr"], "--dist-init-addr")
-        return Cluster("sglang", nnodes, [rank], host, port, "--dist-init-addr %s:%d" % (host, port),
-                       head=rank == 0, timeout=a.get("dist_timeout"))
+        return Cluster(
+            "sglang",
+            nnodes,
+            [rank],
+            host,
+            port,
+            "--dist-init-addr %s:%d" % (host, port),
+            head=rank == 0,
+            timeout=a.get("dist_timeout"),
+        )
     size = a.get("data_parallel_size") or 1
     local = a.get("data_parallel_size_local")
     local = size if local is None else local
@@ -74,14 +85,19 @@ def from_spec(spec, environ=None):
     if local < 1:
         raise ClusterError("argument --data-parallel-size-local: must be at least 1, got %d" % local)
     if start < 0 or start + local > size:
-        raise ClusterError("argument --data-parallel-start-rank: ranks %d..%d do not fit in --data-parallel-size %d"
-                           % (start, start + local - 1, size))
+        raise ClusterError(
+            "argument --data-parallel-start-rank: ranks %d..%d do not fit in --data-parallel-size %d"
+            % (start, start + local - 1, size)
+        )
     if headless and start == 0:
-        raise ClusterError("argument --data-parallel-start-rank: a --headless node needs its first rank "
-                           "(K > 0: the head owns ranks 0..L-1)")
+        raise ClusterError(
+            "argument --data-parallel-start-rank: a --headless node needs its first rank "
+            "(K > 0: the head owns ranks 0..L-1)"
+        )
     if not headless and start != 0:
-        raise ClusterError("argument --data-parallel-start-rank: only --headless nodes start above rank 0, got %d"
-                           % start)
+        raise ClusterError(
+            "argument --data-parallel-start-rank: only --headless nodes start above rank 0, got %d" % start
+        )
     host = a.get("data_parallel_address") or "127.0.0.1"
     port = a.get("data_parallel_rpc_port") or 29550  # vLLM's default
     if not 0 < port < 65536:
@@ -90,10 +106,17 @@ def from_spec(spec, environ=None):
     try:
         timeout = float(timeout) if timeout else None
     except ValueError:
-        raise ClusterError("VLLM_ENGINE_READY_TIMEOUT_S=%r is not a number of seconds" % timeout)
-    return Cluster("vllm", size, list(range(start, start + local)), host, port,
-                   "--data-parallel-address %s --data-parallel-rpc-port %d" % (host, port),
-                   head=not headless, timeout=timeout)
+        raise ClusterError("VLLM_ENGINE_READY_TIMEOUT_S=%r is not a number of seconds" % timeout) from None
+    return Cluster(
+        "vllm",
+        size,
+        list(range(start, start + local)),
+        host,
+        port,
+        "--data-parallel-address %s --data-parallel-rpc-port %d" % (host, port),
+        head=not headless,
+        timeout=timeout,
+    )
 
 
 def _ranks_text(ranks):
@@ -138,21 +161,38 @@ class Cluster:
             lost = dict(self.lost)
             joined = len(self.joined)
         if lost:
-            return ("rank%s %s of %d left the cell (connection from %s closed): the engine is broken until every "
-                    "rank is restarted" % ("s" if len(lost) > 1 else "", _ranks_text(sorted(lost)), self.size,
-                                           ", ".join(sorted(set(lost.values())))))
+            return (
+                "rank%s %s of %d left the cell (connection from %s closed): the engine is broken until every "
+                "rank is restarted"
+                % (
+                    "s" if len(lost) > 1 else "",
+                    _ranks_text(sorted(lost)),
+                    self.size,
+                    ", ".join(sorted(set(lost.values()))),
+                )
+            )
         missing = self.missing()
         if missing:
-            return ("%d of %d ranks joined; waiting for rank%s %s to join %s"
-                    % (joined, self.size, "s" if len(missing) > 1 else "", _ranks_text(missing), self.where))
+            return "%d of %d ranks joined; waiting for rank%s %s to join %s" % (
+                joined,
+                self.size,
+                "s" if len(missing) > 1 else "",
+                _ranks_text(missing),
+                self.where,
+            )
         return None
 
     def status(self):
         with self._lock:
-            return {"role": self.role, "size": self.size, "own_ranks": list(self.own),
-                    "joined_ranks": sorted(self.joined), "missing_ranks": [r for r in range(self.size)
-                                                                           if r not in self.joined],
-                    "lost_ranks": sorted(self.lost), "rendezvous": "%s:%d" % (self.host, self.port)}
+            return {
+                "role": self.role,
+                "size": self.size,
+                "own_ranks": list(self.own),
+                "joined_ranks": sorted(self.joined),
+                "missing_ranks": [r for r in range(self.size) if r not in self.joined],
+                "lost_ranks": sorted(self.lost),
+                "rendezvous": "%s:%d" % (self.host, self.port),
+            }
 
     # ---- start -----------------------------------------------------------------------------
     def start(self, log, on_fatal):
@@ -183,11 +223,18 @@ class Cluster:
         try:
             srv = socket.create_server(("", self.port), reuse_port=False)
         except OSError as exc:
-            return ("cannot listen on port %d for %s: %s (another engine uses it: give each cell its own port)"
-                    % (self.port, self.where, exc.strerror or exc))
+            return "cannot listen on port %d for %s: %s (another engine uses it: give each cell its own port)" % (
+                self.port,
+                self.where,
+                exc.strerror or exc,
+            )
         self._sockets.append(srv)
-        self.log("INFO", "%s (head): listening for %d other rank(s) on port %d (%s)"
-                 % (self.label(), self.size - len(self.own), self.port, self.where), source="cluster")
+        self.log(
+            "INFO",
+            "%s (head): listening for %d other rank(s) on port %d (%s)"
+            % (self.label(), self.size - len(self.own), self.port, self.where),
+            source="cluster",
+        )
         threading.Thread(target=self._accept_loop, args=(srv,), name="rendezvous", daemon=True).start()
         threading.Thread(target=self._head_waiting_log, name="rendezvous-log", daemon=True).start()
         return None
@@ -200,14 +247,24 @@ class Cluster:
             if self.timeout is not None and waited >= self.timeout:
                 missing = self.missing()
                 if self.engine == "sglang":
-                    text = ("torch.distributed.DistStoreError: Timed out after %d seconds waiting for clients. "
-                            "%d/%d clients joined; missing rank%s %s (%s)"
-                            % (self.timeout, self.size - len(missing), self.size, "s" if len(missing) > 1 else "",
-                               _ranks_text(missing), self.where))
+                    text = (
+                        "torch.distributed.DistStoreError: Timed out after %d seconds waiting for clients. "
+                        "%d/%d clients joined; missing rank%s %s (%s)"
+                        % (
+                            self.timeout,
+                            self.size - len(missing),
+                            self.size,
+                            "s" if len(missing) > 1 else "",
+                            _ranks_text(missing),
+                            self.where,
+                        )
+                    )
                 else:
-                    text = ("TimeoutError: Timed out waiting for engines to send initial message on input socket "
-                            "(VLLM_ENGINE_READY_TIMEOUT_S=%g); missing DP rank%s %s (%s)"
-                            % (self.timeout, "s" if len(missing) > 1 else "", _ranks_text(missing), self.where))
+                    text = (
+                        "TimeoutError: Timed out waiting for engines to send initial message on input socket "
+                        "(VLLM_ENGINE_READY_TIMEOUT_S=%g); missing DP rank%s %s (%s)"
+                        % (self.timeout, "s" if len(missing) > 1 else "", _ranks_text(missing), self.where)
+                    )
                 self.fatal(text)
                 return
 
@@ -234,18 +291,24 @@ class Cluster:
             elif hello.get("engine") != self.engine:
                 refusal = "this head runs %s, the worker %s" % (self.engine, hello.get("engine"))
             elif hello.get("size") != self.size:
-                refusal = ("world size mismatch: the head has %d ranks, the worker says %s"
-                           % (self.size, hello.get("size")))
+                refusal = "world size mismatch: the head has %d ranks, the worker says %s" % (
+                    self.size,
+                    hello.get("size"),
+                )
             elif any(not 0 <= r < self.size for r in ranks):
                 refusal = "rank(s) %s outside 0..%d" % (_ranks_text(ranks), self.size - 1)
             elif any(r in self.joined and r not in self.lost for r in ranks):
                 taken = [r for r in ranks if r in self.joined and r not in self.lost]
                 refusal = "rank(s) %s already joined (from %s)" % (
-                    _ranks_text(taken), ", ".join(sorted({self.joined[r] for r in taken})))
+                    _ranks_text(taken),
+                    ", ".join(sorted({self.joined[r] for r in taken})),
+                )
             if refusal is None:
                 if any(r in self.lost for r in ranks):
-                    refusal = ("rank(s) %s left earlier: the cell cannot take a rank back; restart every rank"
-                               % _ranks_text(ranks))
+                    refusal = (
+                        "rank(s) %s left earlier: the cell cannot take a rank back; restart every rank"
+                        % _ranks_text(ranks)
+                    )
             if refusal is None:
                 for r in ranks:
                     self.joined[r] = ip
@@ -286,13 +349,21 @@ class Cluster:
         what = "rank%s %s/%d (%s)" % ("s" if len(ranks) > 1 else "", _ranks_text(ranks), self.size, ip)
         if self.engine == "vllm":
             # vLLM: a dead engine core takes the API server down with it.
-            self.log("ERROR", "%s: connection closed. EngineDeadError: a data parallel engine died; "
-                     "shutting down the API server" % what, source="core_client.py")
+            self.log(
+                "ERROR",
+                "%s: connection closed. EngineDeadError: a data parallel engine died; "
+                "shutting down the API server" % what,
+                source="core_client.py",
+            )
             self.fatal("engine died: %s left the cell" % what)
         else:
             # SGLang: the head stays up, hung at its next collective; /health (a generate check) fails.
-            self.log("ERROR", "%s left the cell: connection closed; the head cannot run a step until every "
-                     "rank is restarted (/health now answers 503)" % what, source="cluster")
+            self.log(
+                "ERROR",
+                "%s left the cell: connection closed; the head cannot run a step until every "
+                "rank is restarted (/health now answers 503)" % what,
+                source="cluster",
+            )
 
     # ---- worker ----------------------------------------------------------------------------
     def _worker_loop(self):
@@ -313,28 +384,39 @@ class Cluster:
                     raise ConnectionResetError(104, "closed without an answer (not a head of this cell?)")
             except OSError as exc:
                 if self.timeout is not None and waited >= self.timeout:
-                    self.fatal("torch.distributed.DistNetworkError: %s could not reach the head at %s:%d (%s) "
-                               "within %d s: %s" % (self.label(), self.host, self.port, self.where, self.timeout,
-                                                    exc.strerror or exc))
+                    self.fatal(
+                        "torch.distributed.DistNetworkError: %s could not reach the head at %s:%d (%s) "
+                        "within %d s: %s"
+                        % (self.label(), self.host, self.port, self.where, self.timeout, exc.strerror or exc)
+                    )
                     return
                 now = time.monotonic()
                 if last_log is None or now - last_log >= LOG_EVERY_S:
                     last_log = now
-                    self.log("WARNING", "%s: the client socket has failed to connect to %s:%d (%s): %s; retrying "
-                             "(attempt %d, %.0f s)" % (self.label(), self.host, self.port, self.where,
-                                                       exc.strerror or exc, attempt, waited), source="socket.cpp")
+                    self.log(
+                        "WARNING",
+                        "%s: the client socket has failed to connect to %s:%d (%s): %s; retrying "
+                        "(attempt %d, %.0f s)"
+                        % (self.label(), self.host, self.port, self.where, exc.strerror or exc, attempt, waited),
+                        source="socket.cpp",
+                    )
                 time.sleep(RETRY_S)
                 continue
             if reply != "OK":
                 sock.close()
-                self.fatal("%s: the head at %s:%d refused this worker: %s"
-                           % (self.label(), self.host, self.port, reply[4:] if reply.startswith("ERR ") else reply))
+                self.fatal(
+                    "%s: the head at %s:%d refused this worker: %s"
+                    % (self.label(), self.host, self.port, reply[4:] if reply.startswith("ERR ") else reply)
+                )
                 return
             _keepalive(sock)
             sock.settimeout(None)
             self._sockets.append(sock)
-            self.log("INFO", "%s: joined the head at %s:%d (%s)" % (self.label(), self.host, self.port, self.where),
-                     source="cluster")
+            self.log(
+                "INFO",
+                "%s: joined the head at %s:%d (%s)" % (self.label(), self.host, self.port, self.where),
+                source="cluster",
+            )
             self.connected.set()
             try:
                 while sock.recv(4096):
@@ -344,8 +426,10 @@ class Cluster:
             if self.stopping:
                 return
             # The head is gone: a real worker fails at its next collective (NCCL error) and exits.
-            self.fatal("%s: the head at %s:%d closed the connection (the head died); exiting"
-                       % (self.label(), self.host, self.port))
+            self.fatal(
+                "%s: the head at %s:%d closed the connection (the head died); exiting"
+                % (self.label(), self.host, self.port)
+            )
             return
 
 

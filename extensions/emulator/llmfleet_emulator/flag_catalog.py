@@ -29,16 +29,17 @@ def _load():
     except ImportError:
         pass
     if not _REPO_COPY.is_file():
-        raise RuntimeError("llmfleet emulator: the engine flag catalog is missing (looked for the module "
-                           "ansible_collections.llmfleet.serving.plugins.module_utils._engine_flags and %s)"
-                           % _REPO_COPY)
+        raise RuntimeError(
+            "llmfleet emulator: the engine flag catalog is missing (looked for the module "
+            "ansible_collections.llmfleet.serving.plugins.module_utils._engine_flags and %s)" % _REPO_COPY
+        )
     spec = importlib.util.spec_from_file_location("llmfleet_engine_flags", _REPO_COPY)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalog(engine):
     """({flag: takes a value} over every catalogued version of ``engine``, allow_abbrev)."""
     data = _load()
@@ -50,7 +51,7 @@ def catalog(engine):
     return flags, abbrev
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def value_flags(engine):
     """The catalog flags of ``engine`` that take a value."""
     return frozenset(flag for flag, takes in catalog(engine)[0].items() if takes)

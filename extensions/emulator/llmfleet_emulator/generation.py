@@ -27,8 +27,10 @@ import zlib
 from . import tokenizer
 
 POOL_SIZE = 4096
-_POOL = [(" " + tokenizer.VOCAB[tokenizer.FIRST_WORD_ID + (i * 7) % (tokenizer.VOCAB_SIZE - tokenizer.FIRST_WORD_ID)])
-         for i in range(POOL_SIZE)]
+_POOL = [
+    (" " + tokenizer.VOCAB[tokenizer.FIRST_WORD_ID + (i * 7) % (tokenizer.VOCAB_SIZE - tokenizer.FIRST_WORD_ID)])
+    for i in range(POOL_SIZE)
+]
 POOL_BYTES = [w.encode("ascii") for w in _POOL] * 2  # doubled: a slice never wraps
 POOL_TEXT = _POOL * 2
 
@@ -39,8 +41,13 @@ class RequestError(Exception):
     def __init__(self, status, message, kind=None, param=None):
         super().__init__(message)
         self.status = status
-        self.kind = kind or {400: "BadRequestError", 401: "AuthenticationError", 404: "NotFoundError",
-                             500: "InternalServerError", 503: "ServiceUnavailableError"}.get(status, "Error")
+        self.kind = kind or {
+            400: "BadRequestError",
+            401: "AuthenticationError",
+            404: "NotFoundError",
+            500: "InternalServerError",
+            503: "ServiceUnavailableError",
+        }.get(status, "Error")
         self.param = param
 
 
@@ -63,12 +70,15 @@ class Output:
     def text(self, start, end):
         """Content/reasoning text of tokens [start, end)."""
         o = (self.offset + start) % POOL_SIZE
-        return "".join(POOL_TEXT[o:o + (end - start)]) if end - start <= POOL_SIZE else "".join(
-            POOL_TEXT[(self.offset + i) % POOL_SIZE] for i in range(start, end))
+        return (
+            "".join(POOL_TEXT[o : o + (end - start)])
+            if end - start <= POOL_SIZE
+            else "".join(POOL_TEXT[(self.offset + i) % POOL_SIZE] for i in range(start, end))
+        )
 
     def text_bytes(self, start, end):
         o = (self.offset + start) % POOL_SIZE
-        return b"".join(POOL_BYTES[o:o + (end - start)])
+        return b"".join(POOL_BYTES[o : o + (end - start)])
 
 
 def natural_length(prompt_key, seed):
@@ -96,8 +106,7 @@ def _example_value(schema):
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
-    return {"integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}, "null": None}.get(
-        kind, "emulated")
+    return {"integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}, "null": None}.get(kind, "emulated")
 
 
 def tool_arguments(parameters):
@@ -133,8 +142,11 @@ def pick_tool(tools, tool_choice, messages, last_text, anthropic=False):
     named = None
     if isinstance(tool_choice, dict):
         named = (tool_choice.get("function") or {}).get("name") if not anthropic else tool_choice.get("name")
-    forced = named is not None or tool_choice in ("required", "any") or (
-        isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool"))
+    forced = (
+        named is not None
+        or tool_choice in ("required", "any")
+        or (isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool"))
+    )
     parts = [_tool_parts(t, anthropic) for t in tools]
     if named is not None:
         for name, params in parts:
@@ -146,8 +158,7 @@ def pick_tool(tools, tool_choice, messages, last_text, anthropic=False):
         if last.get("role") in ("tool", "function"):
             return None
         content = last.get("content")
-        if isinstance(content, list) and any(
-                isinstance(p, dict) and p.get("type") == "tool_result" for p in content):
+        if isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "tool_result" for p in content):
             return None
     for name, params in parts:
         if name and name in last_text:
@@ -175,8 +186,9 @@ def plan_output(budget, ignore_eos, natural, thinking, tool, faults, offset):
         if faults.ignore_ignore_eos:
             ignore_eos = False
         if ignore_eos or natural >= budget:
-            out = Output(total=budget, finish="stop" if (not ignore_eos and natural == budget) else "length",
-                         offset=offset)
+            out = Output(
+                total=budget, finish="stop" if (not ignore_eos and natural == budget) else "length", offset=offset
+            )
         else:
             out = Output(total=natural, finish="stop", offset=offset)
         if thinking:

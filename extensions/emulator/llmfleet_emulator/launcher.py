@@ -14,7 +14,9 @@ import signal
 import sys
 import time
 
-from . import cluster as cluster_mod, presets, settings as settings_mod
+from . import cluster as cluster_mod
+from . import presets
+from . import settings as settings_mod
 
 
 class Log:
@@ -31,8 +33,12 @@ class Log:
             line = "%s %s [%s] %s" % (level, stamp, source, message)
         else:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-            line = "[%s%s] %s%s" % (stamp, "" if self.worker is None else " W%d" % self.worker,
-                                    "" if level == "INFO" else level + ": ", message)
+            line = "[%s%s] %s%s" % (
+                stamp,
+                "" if self.worker is None else " W%d" % self.worker,
+                "" if level == "INFO" else level + ": ",
+                message,
+            )
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
@@ -50,8 +56,12 @@ def _read_hf_token(environ, log):
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        log("ERROR", "Cannot read the Hugging Face token file HF_TOKEN_PATH=%s (%s): the model download "
-            "would fail with 401 Unauthorized" % (path, exc.strerror or exc), source="hub.py")
+        log(
+            "ERROR",
+            "Cannot read the Hugging Face token file HF_TOKEN_PATH=%s (%s): the model download "
+            "would fail with 401 Unauthorized" % (path, exc.strerror or exc),
+            source="hub.py",
+        )
         return None, 1
     if not data.strip():
         log("WARNING", "HF_TOKEN_PATH=%s is empty; continuing without a token" % path, source="hub.py")
@@ -65,24 +75,36 @@ def _load(spec, cfg, log):
     faults = cfg.faults
     total = cfg.load_seconds
     shards = 8
-    log("INFO", "Loading model %s (emulated: %.1f s; %d shards)" % (spec.model, total, shards),
-        source="default_loader.py")
+    log(
+        "INFO",
+        "Loading model %s (emulated: %.1f s; %d shards)" % (spec.model, total, shards),
+        source="default_loader.py",
+    )
     if faults.never_ready:
         while True:  # EMULATOR_FAULT_NEVER_READY: never bind the port
             time.sleep(max(0.5, min(5.0, total or 5.0)))
-            log("INFO", "Loading model %s: still loading (emulated fault EMULATOR_FAULT_NEVER_READY)" % spec.model,
-                source="default_loader.py")
+            log(
+                "INFO",
+                "Loading model %s: still loading (emulated fault EMULATOR_FAULT_NEVER_READY)" % spec.model,
+                source="default_loader.py",
+            )
     start = time.monotonic()
     for shard in range(1, shards + 1):
         time.sleep(total / shards)
         if faults.exit_during_load and shard >= shards // 2:
             log("ERROR", "EngineCore failed to start.", source="core.py")
-            log.raw("RuntimeError: Engine core initialization failed: CUDA error: an illegal memory access was "
-                    "encountered (emulated fault EMULATOR_FAULT_EXIT_DURING_LOAD)")
+            log.raw(
+                "RuntimeError: Engine core initialization failed: CUDA error: an illegal memory access was "
+                "encountered (emulated fault EMULATOR_FAULT_EXIT_DURING_LOAD)"
+            )
             return 1
         if shard in (shards // 4, shards // 2, 3 * shards // 4, shards):
-            log("INFO", "Loading safetensors checkpoint shards: %3d%% Completed | %d/%d"
-                % (100 * shard // shards, shard, shards), source="default_loader.py")
+            log(
+                "INFO",
+                "Loading safetensors checkpoint shards: %3d%% Completed | %d/%d"
+                % (100 * shard // shards, shard, shards),
+                source="default_loader.py",
+            )
     log("INFO", "Loading weights took %.2f seconds" % (time.monotonic() - start), source="default_loader.py")
     return None
 
@@ -107,8 +129,11 @@ async def _serve(emu, spec, cfg, log, worker, workers, cluster=None):
     try:
         await site.start()
     except OSError as exc:
-        log("ERROR", "[Errno %s] error while attempting to bind on address (%r, %d): %s"
-            % (exc.errno, spec.host, spec.port, exc.strerror))
+        log(
+            "ERROR",
+            "[Errno %s] error while attempting to bind on address (%r, %d): %s"
+            % (exc.errno, spec.host, spec.port, exc.strerror),
+        )
         await runner.cleanup()
         return 1
     loop = asyncio.get_running_loop()
@@ -171,8 +196,9 @@ def serve(spec, cfg, params, reason, worker, workers, hf_from_file, cluster=None
     loop, kind = _new_loop(cfg.use_uvloop)
     asyncio.set_event_loop(loop)
     try:
-        emu = Emulator(spec, cfg, params, reason, worker=worker, workers=workers, logger=log,
-                       hf_token_from_file=hf_from_file)
+        emu = Emulator(
+            spec, cfg, params, reason, worker=worker, workers=workers, logger=log, hf_token_from_file=hf_from_file
+        )
         emu.cluster = cluster
         if worker == 0:
             log("INFO", "llmfleet engine emulator: event loop %s, %d worker(s)" % (kind, workers), source="llmfleet")
@@ -232,7 +258,8 @@ def run(spec, environ=None):
         cluster = cluster_mod.from_spec(spec, environ)
         if cluster is not None and cfg.workers > 1:
             raise cluster_mod.ClusterError(
-                "EMULATOR_WORKERS=%d cannot serve a multi-node rank (%s): use 1" % (cfg.workers, cluster.where))
+                "EMULATOR_WORKERS=%d cannot serve a multi-node rank (%s): use 1" % (cfg.workers, cluster.where)
+            )
     except (settings_mod.SettingsError, presets.PresetError, cluster_mod.ClusterError) as exc:
         sys.stderr.write("llmfleet-emulator: error: %s\n" % exc)
         return 2
@@ -242,9 +269,12 @@ def run(spec, environ=None):
         log("INFO", "non-default args: %s" % json.dumps(shown, sort_keys=True, default=str), source="utils.py")
     else:
         log("INFO", "server_args=ServerArgs(%s)" % ", ".join("%s=%r" % kv for kv in sorted(spec.args.items())))
-    log("INFO", "llmfleet engine emulator: preset %s (%s), time scale %g, seed %d, faults: %s"
+    log(
+        "INFO",
+        "llmfleet engine emulator: preset %s (%s), time scale %g, seed %d, faults: %s"
         % (params.name, reason, cfg.time_scale, cfg.seed, ", ".join(cfg.faults.active()) or "none"),
-        source="llmfleet")
+        source="llmfleet",
+    )
     # As PID 1 in a container a signal without a handler is ignored: let `docker stop` end loading.
     signal.signal(signal.SIGTERM, _stop_loading)
     hf_from_file, code = _read_hf_token(environ, log)
@@ -266,6 +296,7 @@ def run(spec, environ=None):
 
 # ---- multi-node cells (cluster.py) ---------------------------------------------------------------
 
+
 def _join(cluster, spec, log):
     """Start the rendezvous; block where the real engine blocks. Returns an exit code or None."""
 
@@ -279,16 +310,25 @@ def _join(cluster, spec, log):
         return 1
     if not cluster.head:
         if spec.engine == "vllm":
-            log("INFO", "Launching %d data parallel engine(s) in headless mode (DP ranks %s of %d), with head node "
-                "address tcp://%s:%d" % (len(cluster.own), ", ".join(map(str, cluster.own)), cluster.size,
-                                         cluster.host, cluster.port))
+            log(
+                "INFO",
+                "Launching %d data parallel engine(s) in headless mode (DP ranks %s of %d), with head node "
+                "address tcp://%s:%d"
+                % (len(cluster.own), ", ".join(map(str, cluster.own)), cluster.size, cluster.host, cluster.port),
+            )
         else:
-            log("INFO", "node rank %d of %d: connecting to the head at %s:%d (--dist-init-addr)"
-                % (cluster.own[0], cluster.size, cluster.host, cluster.port))
+            log(
+                "INFO",
+                "node rank %d of %d: connecting to the head at %s:%d (--dist-init-addr)"
+                % (cluster.own[0], cluster.size, cluster.host, cluster.port),
+            )
     elif spec.engine == "vllm":
-        log("INFO", "Waiting for %d remote core engine proc(s) to start (DP ranks %s; %s)"
+        log(
+            "INFO",
+            "Waiting for %d remote core engine proc(s) to start (DP ranks %s; %s)"
             % (cluster.size - len(cluster.own), ", ".join(map(str, cluster.missing())), cluster.where),
-            source="utils.py")
+            source="utils.py",
+        )
     else:
         return None  # the SGLang head loads, binds and answers 503 until its ranks join (server.py)
     # vLLM's head keeps its API port closed until every engine did its handshake; a worker does
@@ -308,8 +348,11 @@ def _serve_cell_worker(spec, cluster, log):
     if spec.engine == "vllm":
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(signal.SIGINT, on_term)
-        log("INFO", "headless: DP ranks %s ready; no API server on this node" % ", ".join(map(str, cluster.own)),
-            source="core.py")
+        log(
+            "INFO",
+            "headless: DP ranks %s ready; no API server on this node" % ", ".join(map(str, cluster.own)),
+            source="core.py",
+        )
         while not stop[0]:
             time.sleep(0.2)
         cluster.stop()
@@ -340,12 +383,18 @@ async def _dummy_health_server(spec, cluster, log):
     try:
         await web.TCPSite(runner, spec.host, spec.port).start()
     except OSError as exc:
-        log("ERROR", "[Errno %s] error while attempting to bind on address (%r, %d): %s"
-            % (exc.errno, spec.host, spec.port, exc.strerror))
+        log(
+            "ERROR",
+            "[Errno %s] error while attempting to bind on address (%r, %d): %s"
+            % (exc.errno, spec.host, spec.port, exc.strerror),
+        )
         await runner.cleanup()
         return 1
-    log("INFO", "Dummy health check server started in background on %s:%d (node rank %d: only rank 0 serves "
-        "the API)" % (spec.host, spec.port, cluster.own[0]))
+    log(
+        "INFO",
+        "Dummy health check server started in background on %s:%d (node rank %d: only rank 0 serves "
+        "the API)" % (spec.host, spec.port, cluster.own[0]),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

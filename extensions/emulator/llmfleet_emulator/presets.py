@@ -44,19 +44,34 @@ class TimingParams:
 # Published figures of the seed guide, per preset (ms and tokens/s).
 SEED_TABLES = {
     "b200-sglang-eagle": {
-        "output_throughput": 1222, "total_token_throughput": 11000,
-        "mean_ttft_ms": 1701, "p99_ttft_ms": 20886, "mean_tpot_ms": 24.2, "p99_tpot_ms": 51.6,
-        "mean_itl_ms": 65.5, "p99_itl_ms": 559.0,
+        "output_throughput": 1222,
+        "total_token_throughput": 11000,
+        "mean_ttft_ms": 1701,
+        "p99_ttft_ms": 20886,
+        "mean_tpot_ms": 24.2,
+        "p99_tpot_ms": 51.6,
+        "mean_itl_ms": 65.5,
+        "p99_itl_ms": 559.0,
     },
     "h100-sglang-eagle": {
-        "output_throughput": 1262, "total_token_throughput": 11361,
-        "mean_ttft_ms": 2463, "p99_ttft_ms": 32221, "mean_tpot_ms": 22.7, "p99_tpot_ms": 54.9,
-        "mean_itl_ms": 60.3, "p99_itl_ms": 624.4,
+        "output_throughput": 1262,
+        "total_token_throughput": 11361,
+        "mean_ttft_ms": 2463,
+        "p99_ttft_ms": 32221,
+        "mean_tpot_ms": 22.7,
+        "p99_tpot_ms": 54.9,
+        "mean_itl_ms": 60.3,
+        "p99_itl_ms": 624.4,
     },
     "b200-vllm": {
-        "output_throughput": 1469, "total_token_throughput": 13217,
-        "mean_ttft_ms": 1452, "p99_ttft_ms": 10085, "mean_tpot_ms": 20.4, "p99_tpot_ms": 28.5,
-        "mean_itl_ms": 20.3, "p99_itl_ms": 175.9,
+        "output_throughput": 1469,
+        "total_token_throughput": 13217,
+        "mean_ttft_ms": 1452,
+        "p99_ttft_ms": 10085,
+        "mean_tpot_ms": 20.4,
+        "p99_tpot_ms": 28.5,
+        "mean_itl_ms": 20.3,
+        "p99_itl_ms": 175.9,
     },
 }
 SEED_WORKLOAD = {"input_len": 8192, "output_len": 1024, "num_prompts": 512, "max_concurrency": 32}
@@ -133,8 +148,7 @@ PRESETS = {
         spec_accept_mean=1.0,
         spec_accept_spread=0.0,
         kv_capacity_tokens=_BIG_KV,
-        description="no model time at all: every chunk is sent as soon as the event loop can "
-                    "(client-ceiling tests)",
+        description="no model time at all: every chunk is sent as soon as the event loop can (client-ceiling tests)",
     ),
 }
 
@@ -145,19 +159,32 @@ def _derive():
     for hw in ("b200", "h100"):
         base = PRESETS[hw + "-sglang-eagle"]
         PRESETS[hw + "-sglang"] = dataclasses.replace(
-            base, name=hw + "-sglang", calibrated=False, spec_tokens=1, spec_accept_mean=1.0,
+            base,
+            name=hw + "-sglang",
+            calibrated=False,
+            spec_tokens=1,
+            spec_accept_mean=1.0,
             decode_step_base_s=base.decode_step_base_s * 0.6,
             decode_step_per_seq_s=base.decode_step_per_seq_s * 0.6,
-            description=(base.description.split(",", maxsplit=1)[0]
-                         + ", SGLang without speculative decoding (derived from the EAGLE preset, not calibrated)"))
+            description=(
+                base.description.split(",", maxsplit=1)[0]
+                + ", SGLang without speculative decoding (derived from the EAGLE preset, not calibrated)"
+            ),
+        )
     # vLLM's MTP (2 speculative tokens, recipe): steps 20 % longer, 2.2 tokens per step on average
     # (assumptions, not measurements).
     base = PRESETS["b200-vllm"]
     PRESETS["b200-vllm-mtp"] = dataclasses.replace(
-        base, name="b200-vllm-mtp", calibrated=False, spec_tokens=3, spec_accept_mean=2.2, spec_accept_spread=0.25,
+        base,
+        name="b200-vllm-mtp",
+        calibrated=False,
+        spec_tokens=3,
+        spec_accept_mean=2.2,
+        spec_accept_spread=0.25,
         decode_step_base_s=base.decode_step_base_s * 1.2,
         decode_step_per_seq_s=base.decode_step_per_seq_s * 1.2,
-        description="8 x B200, vLLM with MTP speculative decoding (derived from b200-vllm, not calibrated)")
+        description="8 x B200, vLLM with MTP speculative decoding (derived from b200-vllm, not calibrated)",
+    )
 
 
 _derive()
@@ -190,11 +217,16 @@ def choose_preset(spec):
         why = ("Hopper: " + ", ".join(signals)) if signals else "Blackwell (native build, no Hopper sign)"
         if spec.spec_tokens > 1:
             return hw + "-sglang-eagle", "%s; speculative decoding %s with %d draft tokens" % (
-                why, spec.spec_method, spec.spec_tokens)
+                why,
+                spec.spec_method,
+                spec.spec_tokens,
+            )
         return hw + "-sglang", why + "; no speculative decoding"
     if spec.spec_tokens > 1:
         return "b200-vllm-mtp", "vLLM with speculative decoding (%s, %d tokens per step at most)" % (
-            spec.spec_method, spec.spec_tokens)
+            spec.spec_method,
+            spec.spec_tokens,
+        )
     return "b200-vllm", "vLLM without speculative decoding (Hopper and Blackwell look alike here)"
 
 
@@ -208,8 +240,9 @@ def resolve(spec, environ=None):
     elif wanted in PRESETS:
         name, reason = wanted, "EMULATOR_PRESET=" + wanted
     else:
-        raise PresetError("EMULATOR_PRESET=%r is not a preset; use auto or one of: %s"
-                          % (wanted, ", ".join(sorted(PRESETS))))
+        raise PresetError(
+            "EMULATOR_PRESET=%r is not a preset; use auto or one of: %s" % (wanted, ", ".join(sorted(PRESETS)))
+        )
     params = PRESETS[name]
     changes = {}
     if wanted == "auto" and params.spec_tokens > 1:
@@ -224,7 +257,7 @@ def resolve(spec, environ=None):
             try:
                 changes[field] = kind(float(raw)) if kind is int else kind(raw)
             except ValueError:
-                raise PresetError("%s=%r is not a number" % (var, raw))
+                raise PresetError("%s=%r is not a number" % (var, raw)) from None
             if changes[field] < 0:
                 raise PresetError("%s=%r must not be negative" % (var, raw))
             reason += "; " + var + "=" + raw

@@ -33,8 +33,13 @@ def _error_body(err):
 
 
 def _anthropic_error_body(err):
-    kind = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-            500: "api_error", 503: "overloaded_error"}.get(err.status, "api_error")
+    kind = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        404: "not_found_error",
+        500: "api_error",
+        503: "overloaded_error",
+    }.get(err.status, "api_error")
     return {"type": "error", "error": {"type": kind, "message": str(err)}}
 
 
@@ -53,8 +58,9 @@ class _Counters:
 
 
 class Emulator:
-    def __init__(self, spec, settings, params, preset_reason, worker=0, workers=1, logger=None,
-                 hf_token_from_file=False):
+    def __init__(
+        self, spec, settings, params, preset_reason, worker=0, workers=1, logger=None, hf_token_from_file=False
+    ):
         self.spec = spec
         self.settings = settings
         self.params = params
@@ -163,7 +169,7 @@ class Emulator:
             return False
         if self.spec.engine == "vllm":
             return path.startswith("/v1")
-        return not (path.startswith("/health") or path.startswith("/metrics"))
+        return not (path.startswith(("/health", "/metrics")))
 
     def _key_ok(self, request):
         offered = []
@@ -181,8 +187,11 @@ class Emulator:
     @web.middleware
     async def _middleware(self, request, handler):
         if request.method != "OPTIONS" and self._needs_key(request.path) and not self._key_ok(request):
-            err = RequestError(401, "Unauthorized: a valid API key is required "
-                               "(Authorization: Bearer <key>)", kind="AuthenticationError")
+            err = RequestError(
+                401,
+                "Unauthorized: a valid API key is required (Authorization: Bearer <key>)",
+                kind="AuthenticationError",
+            )
             return web.json_response(_error_body(err), status=401)
         task = asyncio.current_task()
         self.tasks.add(task)
@@ -198,14 +207,25 @@ class Emulator:
     # ---- simple endpoints ----------------------------------------------------------------
     def emulator_info(self):
         p = self.params
-        return {"emulated": True, "engine": self.spec.engine, "preset": p.name, "preset_reason": self.preset_reason,
-                "calibrated": p.calibrated, "time_scale": self.scale, "seed": self.settings.seed,
-                "worker": self.worker, "workers": self.workers, "spec_tokens": p.spec_tokens,
-                "max_send_lateness_s": self.max_lateness,
-                "faults": self.faults.active(), "hf_token_from_file": self.hf_token_from_file,
-                "api_key_required": bool(self.keys), "tokenizer": "words (llmfleet_emulator.tokenizer)",
-                "vocab_size": tokenizer.VOCAB_SIZE,
-                "cluster": self.cluster.status() if self.cluster is not None else None}
+        return {
+            "emulated": True,
+            "engine": self.spec.engine,
+            "preset": p.name,
+            "preset_reason": self.preset_reason,
+            "calibrated": p.calibrated,
+            "time_scale": self.scale,
+            "seed": self.settings.seed,
+            "worker": self.worker,
+            "workers": self.workers,
+            "spec_tokens": p.spec_tokens,
+            "max_send_lateness_s": self.max_lateness,
+            "faults": self.faults.active(),
+            "hf_token_from_file": self.hf_token_from_file,
+            "api_key_required": bool(self.keys),
+            "tokenizer": "words (llmfleet_emulator.tokenizer)",
+            "vocab_size": tokenizer.VOCAB_SIZE,
+            "cluster": self.cluster.status() if self.cluster is not None else None,
+        }
 
     def _cell_problem(self):
         """A multi-node head's 503: the missing or departed ranks, named (None when the cell is whole)."""
@@ -227,38 +247,74 @@ class Emulator:
 
     async def models(self, request):
         owner = self.spec.engine
-        data = [{"id": name, "object": "model", "created": self.created, "owned_by": owner,
-                 "root": self.spec.model, "parent": None, "max_model_len": self.spec.max_model_len,
-                 "permission": [{"id": "modelperm-emulated", "object": "model_permission",
-                                 "created": self.created, "allow_create_engine": False, "allow_sampling": True,
-                                 "allow_logprobs": True, "allow_search_indices": False, "allow_view": True,
-                                 "allow_fine_tuning": False, "organization": "*", "group": None,
-                                 "is_blocking": False}]}
-                for name in self.spec.served_names]
+        data = [
+            {
+                "id": name,
+                "object": "model",
+                "created": self.created,
+                "owned_by": owner,
+                "root": self.spec.model,
+                "parent": None,
+                "max_model_len": self.spec.max_model_len,
+                "permission": [
+                    {
+                        "id": "modelperm-emulated",
+                        "object": "model_permission",
+                        "created": self.created,
+                        "allow_create_engine": False,
+                        "allow_sampling": True,
+                        "allow_logprobs": True,
+                        "allow_search_indices": False,
+                        "allow_view": True,
+                        "allow_fine_tuning": False,
+                        "organization": "*",
+                        "group": None,
+                        "is_blocking": False,
+                    }
+                ],
+            }
+            for name in self.spec.served_names
+        ]
         return web.json_response({"object": "list", "data": data})
 
     async def metrics_page(self, request):
         if not self.spec.enable_metrics:
             return web.json_response({"detail": "Not Found"}, status=404)
         text = self.metrics.render(self.engine, self.params.spec_tokens)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                            headers={"X-Emulator-Worker": str(self.worker)})
+        return web.Response(
+            text=text, content_type="text/plain", charset="utf-8", headers={"X-Emulator-Worker": str(self.worker)}
+        )
 
     async def model_info(self, request):
-        return web.json_response({
-            "model_path": self.spec.model, "tokenizer_path": self.spec.model, "is_generation": True,
-            "preferred_sampling_params": None, "weight_version": "default",
-            "has_image_understanding": False, "has_audio_understanding": False,
-            "model_type": "deepseek_v4" if "v4" in self.spec.model.lower() else None,
-            "architectures": ["DeepseekV4ForCausalLM"] if "v4" in self.spec.model.lower() else None})
+        return web.json_response(
+            {
+                "model_path": self.spec.model,
+                "tokenizer_path": self.spec.model,
+                "is_generation": True,
+                "preferred_sampling_params": None,
+                "weight_version": "default",
+                "has_image_understanding": False,
+                "has_audio_understanding": False,
+                "model_type": "deepseek_v4" if "v4" in self.spec.model.lower() else None,
+                "architectures": ["DeepseekV4ForCausalLM"] if "v4" in self.spec.model.lower() else None,
+            }
+        )
 
     async def server_info(self, request):
         info = dict(self.spec.args)
-        info.update({"version": self.spec.version, "served_model_name": self.spec.served_name,
-                     "internal_states": [{"avg_spec_accept_length": self.params.spec_accept_mean
-                                          if self.params.spec_tokens > 1 else None,
-                                          "last_gen_throughput": 0.0}],
-                     "emulator": self.emulator_info()})
+        info.update(
+            {
+                "version": self.spec.version,
+                "served_model_name": self.spec.served_name,
+                "internal_states": [
+                    {
+                        "avg_spec_accept_length": self.params.spec_accept_mean if self.params.spec_tokens > 1 else None,
+                        "last_gen_throughput": 0.0,
+                    }
+                ],
+                "emulator": self.emulator_info(),
+            }
+        )
         return web.json_response(json.loads(json.dumps(info, default=str)))
 
     async def health_generate(self, request):
@@ -279,7 +335,7 @@ class Emulator:
         try:
             body = await request.json(loads=json.loads)
         except ValueError as exc:
-            raise RequestError(400, "JSON decode error: %s" % exc)
+            raise RequestError(400, "JSON decode error: %s" % exc) from exc
         if arrival is not None:  # when the whole body was in: the engine cannot start before
             arrival += [time.time(), time.monotonic()]
         if not isinstance(body, dict):
@@ -306,30 +362,42 @@ class Emulator:
                 break
         limit = self.spec.max_model_len
         if prompt_tokens > limit:
-            raise RequestError(400, "This model's maximum context length is %d tokens. However, your request has "
-                               "%d input tokens. Please reduce the length of the input messages." % (limit, prompt_tokens))
+            raise RequestError(
+                400,
+                "This model's maximum context length is %d tokens. However, your request has "
+                "%d input tokens. Please reduce the length of the input messages." % (limit, prompt_tokens),
+            )
         if budget is None:
             if anthropic:
                 raise RequestError(400, "max_tokens: Field required", param="max_tokens")
             return limit - prompt_tokens
         if prompt_tokens + budget > limit:
-            raise RequestError(400, "This model's maximum context length is %d tokens. However, you requested "
-                               "%d tokens (%d in the messages, %d in the completion). Please reduce the length "
-                               "of the messages or completion." % (limit, prompt_tokens + budget, prompt_tokens, budget),
-                               param="max_tokens")
+            raise RequestError(
+                400,
+                "This model's maximum context length is %d tokens. However, you requested "
+                "%d tokens (%d in the messages, %d in the completion). Please reduce the length "
+                "of the messages or completion." % (limit, prompt_tokens + budget, prompt_tokens, budget),
+                param="max_tokens",
+            )
         return budget
 
     def _gate(self):
         """Faults and engine state that fail a generation request before it starts."""
         if self.cluster is not None and self.cluster.problem():
-            raise RequestError(503, "the multi-node cell is not whole: %s" % self.cluster.problem(),
-                               kind="ServiceUnavailableError")
+            raise RequestError(
+                503, "the multi-node cell is not whole: %s" % self.cluster.problem(), kind="ServiceUnavailableError"
+            )
         if self.dead:
-            raise RequestError(500, "EngineDeadError: the engine core died (emulated fault)", kind="InternalServerError")
+            raise RequestError(
+                500, "EngineDeadError: the engine core died (emulated fault)", kind="InternalServerError"
+            )
         f = self.faults.http500_fraction
         if f and self.fault_rng.random() < f:
-            raise RequestError(500, "Internal server error (emulated fault EMULATOR_FAULT_HTTP500_FRACTION)",
-                               kind="InternalServerError")
+            raise RequestError(
+                500,
+                "Internal server error (emulated fault EMULATOR_FAULT_HTTP500_FRACTION)",
+                kind="InternalServerError",
+            )
 
     def _tool(self, body, messages, anthropic):
         tools = body.get("tools")
@@ -342,8 +410,9 @@ class Emulator:
             choice = "auto"
         if self.spec.engine == "vllm" and choice == "auto" and not anthropic:
             if not (self.spec.auto_tool_choice and self.spec.tool_call_parser):
-                raise RequestError(400, '"auto" tool choice requires --enable-auto-tool-choice and '
-                                   '--tool-call-parser to be set')
+                raise RequestError(
+                    400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+                )
         if self.spec.engine == "sglang" and not self.spec.tool_call_parser and not anthropic:
             return None  # SGLang without a parser answers in plain text
         last_text = ""
@@ -373,8 +442,9 @@ class Emulator:
         natural = generation.natural_length(prompt_key, self.settings.seed)
         thinking = bool(self.spec.reasoning_parser) and generation.wants_thinking(body, headers)
         offset = zlib.crc32(prompt_key) % generation.POOL_SIZE
-        return generation.plan_output(budget, bool(body.get("ignore_eos", False)), natural, thinking, tool,
-                                      self.faults, offset)
+        return generation.plan_output(
+            budget, bool(body.get("ignore_eos", False)), natural, thinking, tool, self.faults, offset
+        )
 
     def _rid(self, request, prefix):
         given = request.headers.get("x-request-id")
@@ -394,7 +464,7 @@ class Emulator:
             try:
                 prompt_tokens = tokenizer.chat_count(messages, body.get("tools"))
             except ValueError as exc:
-                raise RequestError(400, str(exc), param="messages")
+                raise RequestError(400, str(exc), param="messages") from exc
             budget = self._budget(body, prompt_tokens)
             if body.get("n", 1) != 1:
                 raise RequestError(400, "the emulator serves n=1 only", param="n")
@@ -404,8 +474,15 @@ class Emulator:
             return self._fail(request, "/v1/chat/completions", arrival, err)
         trace_id, rid = self._rid(request, "chatcmpl-")
         if not body.get("stream"):
-            return await self._unary(request, "/v1/chat/completions", arrival, trace_id, prompt_tokens, out,
-                                     lambda: sse.chat_message(rid, int(arrival[0]), model, out, prompt_tokens))
+            return await self._unary(
+                request,
+                "/v1/chat/completions",
+                arrival,
+                trace_id,
+                prompt_tokens,
+                out,
+                lambda: sse.chat_message(rid, int(arrival[0]), model, out, prompt_tokens),
+            )
         opts = body.get("stream_options") or {}
         enc = sse.ChatEncoder(rid, int(arrival[0]), model, out, bool(opts.get("include_usage")))
         return await self._stream(request, "/v1/chat/completions", arrival, trace_id, prompt_tokens, out, enc, True)
@@ -435,8 +512,15 @@ class Emulator:
             return self._fail(request, "/v1/completions", arrival, err)
         trace_id, rid = self._rid(request, "cmpl-")
         if not body.get("stream"):
-            return await self._unary(request, "/v1/completions", arrival, trace_id, prompt_tokens, out,
-                                     lambda: sse.completion_body(rid, int(arrival[0]), model, out, prompt_tokens))
+            return await self._unary(
+                request,
+                "/v1/completions",
+                arrival,
+                trace_id,
+                prompt_tokens,
+                out,
+                lambda: sse.completion_body(rid, int(arrival[0]), model, out, prompt_tokens),
+            )
         opts = body.get("stream_options") or {}
         enc = sse.CompletionEncoder(rid, int(arrival[0]), model, out, bool(opts.get("include_usage")))
         return await self._stream(request, "/v1/completions", arrival, trace_id, prompt_tokens, out, enc, False)
@@ -451,7 +535,7 @@ class Emulator:
             try:
                 prompt_tokens = tokenizer.chat_count(messages, body.get("tools"), body.get("system"))
             except ValueError as exc:
-                raise RequestError(400, str(exc), param="messages")
+                raise RequestError(400, str(exc), param="messages") from exc
             budget = self._budget(body, prompt_tokens, anthropic=True)
             out = self._output(body, request.headers, self._prompt_key(messages), budget, tool)
             self._gate()
@@ -460,19 +544,33 @@ class Emulator:
         trace_id = self._rid(request, "")[0]
         rid = "msg_" + uuid.uuid4().hex[:24]
         if not body.get("stream"):
-            return await self._unary(request, "/v1/messages", arrival, trace_id, prompt_tokens, out,
-                                     lambda: sse.anthropic_message(rid, model, out, prompt_tokens))
+            return await self._unary(
+                request,
+                "/v1/messages",
+                arrival,
+                trace_id,
+                prompt_tokens,
+                out,
+                lambda: sse.anthropic_message(rid, model, out, prompt_tokens),
+            )
         enc = sse.AnthropicEncoder(rid, model, out, prompt_tokens)
-        return await self._stream(request, "/v1/messages", arrival, trace_id, prompt_tokens, out, enc, True,
-                                  done=False)
+        return await self._stream(request, "/v1/messages", arrival, trace_id, prompt_tokens, out, enc, True, done=False)
 
     # ---- shared paths --------------------------------------------------------------------
     def _fail(self, request, endpoint, arrival, err, anthropic=False):
         self.metrics.errors += 1
         if self.trace is not None:
-            self.trace.write({"request_id": request.headers.get("x-request-id"), "endpoint": endpoint,
-                              "status": err.status, "error": str(err), "worker": self.worker,
-                              "arrival_time": arrival[0], "arrival_monotonic": arrival[1]})
+            self.trace.write(
+                {
+                    "request_id": request.headers.get("x-request-id"),
+                    "endpoint": endpoint,
+                    "status": err.status,
+                    "error": str(err),
+                    "worker": self.worker,
+                    "arrival_time": arrival[0],
+                    "arrival_monotonic": arrival[1],
+                }
+            )
         body = _anthropic_error_body(err) if anthropic and err.status != 401 else _error_body(err)
         return web.json_response(body, status=err.status)
 
@@ -546,7 +644,7 @@ class Emulator:
             c.late = await self.drive(self.engine.request(prompt_tokens, out.total, self._new_rng()), on_emit)
             tail = enc.finish(prompt_tokens, c.sent)
             if not done and tail.endswith(sse.DONE):
-                tail = tail[:-len(sse.DONE)]
+                tail = tail[: -len(sse.DONE)]
             usage_time = wall()
             await resp.write(tail)
             await resp.write_eof()
@@ -573,18 +671,33 @@ class Emulator:
         else:
             m.success["abort"] += 1
         if self.trace is not None:
-            self.trace.write({
-                "request_id": trace_id, "endpoint": endpoint, "status": status, "stream": stream,
-                "worker": self.worker, "preset": self.params.name, "time_scale": self.scale,
-                "arrival_time": arrival[0], "arrival_monotonic": arrival[1],
-                "body_received_time": arrival[2], "body_received_monotonic": arrival[3],
-                "first_chunk_time": c.wall[0] if c.wall else None,
-                "first_chunk_monotonic": c.mono[0] if c.mono else None,
-                "chunk_times": c.wall, "chunk_monotonic": c.mono, "chunk_tokens": c.tokens,
-                "usage_time": usage_time, "max_send_lateness_s": c.late,
-                "prompt_tokens": prompt_tokens, "completion_tokens": c.sent,
-                "finish_reason": out.finish if status == 200 else None,
-                "end_time": time.time(), "end_monotonic": time.monotonic()})
+            self.trace.write(
+                {
+                    "request_id": trace_id,
+                    "endpoint": endpoint,
+                    "status": status,
+                    "stream": stream,
+                    "worker": self.worker,
+                    "preset": self.params.name,
+                    "time_scale": self.scale,
+                    "arrival_time": arrival[0],
+                    "arrival_monotonic": arrival[1],
+                    "body_received_time": arrival[2],
+                    "body_received_monotonic": arrival[3],
+                    "first_chunk_time": c.wall[0] if c.wall else None,
+                    "first_chunk_monotonic": c.mono[0] if c.mono else None,
+                    "chunk_times": c.wall,
+                    "chunk_monotonic": c.mono,
+                    "chunk_tokens": c.tokens,
+                    "usage_time": usage_time,
+                    "max_send_lateness_s": c.late,
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": c.sent,
+                    "finish_reason": out.finish if status == 200 else None,
+                    "end_time": time.time(),
+                    "end_monotonic": time.monotonic(),
+                }
+            )
         if status == 200:
             self._count_completion()
 
@@ -593,12 +706,18 @@ class Emulator:
         f = self.faults
         if f.dead_after_requests is not None and self.completed >= f.dead_after_requests and not self.dead:
             self.dead = True
-            self.log("ERROR", "Engine core died after %d requests (emulated fault "
-                     "EMULATOR_FAULT_DEAD_AFTER_REQUESTS); /health now answers 503" % self.completed)
+            self.log(
+                "ERROR",
+                "Engine core died after %d requests (emulated fault "
+                "EMULATOR_FAULT_DEAD_AFTER_REQUESTS); /health now answers 503" % self.completed,
+            )
         if f.exit_after_requests is not None and self.completed >= f.exit_after_requests:
             self.dead = True
-            self.log("ERROR", "Engine core died after %d requests (emulated fault "
-                     "EMULATOR_FAULT_EXIT_AFTER_REQUESTS); exiting with code 1" % self.completed)
+            self.log(
+                "ERROR",
+                "Engine core died after %d requests (emulated fault "
+                "EMULATOR_FAULT_EXIT_AFTER_REQUESTS); exiting with code 1" % self.completed,
+            )
             asyncio.get_running_loop().call_later(0.2, os._exit, 1)
 
     # ---- tokenizer endpoints -------------------------------------------------------------
@@ -609,10 +728,11 @@ class Emulator:
             if "messages" in body:
                 messages = self._messages(body)
                 try:
-                    ids = tokenizer.chat_ids(messages, body.get("tools"),
-                                             add_generation_prompt=body.get("add_generation_prompt", True))
+                    ids = tokenizer.chat_ids(
+                        messages, body.get("tools"), add_generation_prompt=body.get("add_generation_prompt", True)
+                    )
                 except ValueError as exc:
-                    raise RequestError(400, str(exc), param="messages")
+                    raise RequestError(400, str(exc), param="messages") from exc
             elif isinstance(body.get("prompt"), str):
                 ids = tokenizer.encode(body["prompt"], add_special_tokens=body.get("add_special_tokens", True))
             else:
@@ -620,8 +740,9 @@ class Emulator:
         except RequestError as err:
             return web.json_response(_error_body(err), status=err.status)
         token_strs = [tokenizer.VOCAB[i] for i in ids] if body.get("return_token_strs") else None
-        return web.json_response({"count": len(ids), "max_model_len": self.spec.max_model_len,
-                                  "tokens": ids, "token_strs": token_strs})
+        return web.json_response(
+            {"count": len(ids), "max_model_len": self.spec.max_model_len, "tokens": ids, "token_strs": token_strs}
+        )
 
     async def detokenize(self, request):
         try:
@@ -633,7 +754,7 @@ class Emulator:
             try:
                 text = tokenizer.decode(ids)
             except ValueError as exc:
-                raise RequestError(400, str(exc), param="tokens")
+                raise RequestError(400, str(exc), param="tokens") from exc
         except RequestError as err:
             return web.json_response(_error_body(err), status=err.status)
         return web.json_response({"prompt": text})

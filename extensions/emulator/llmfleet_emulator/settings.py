@@ -60,7 +60,7 @@ def _get(environ, name, kind, default, minimum=None, maximum=None, positive=Fals
             raise ValueError
     except ValueError:
         what = {bool: "0 or 1", int: "a whole number", float: "a number"}[kind]
-        raise SettingsError("%s=%r is not %s" % (name, raw, what))
+        raise SettingsError("%s=%r is not %s" % (name, raw, what)) from None
     if kind is float and math.isnan(value):
         raise SettingsError("%s=%r is not a number" % (name, raw))
     if positive and value <= 0:
@@ -88,8 +88,7 @@ def from_env(engine, environ=None):
     return Settings(
         load_seconds=_get(env, "EMULATOR_LOAD_SECONDS", float, 2.0, minimum=0.0),
         # SGLang opens its port, then runs a warm-up request while /health says 503.
-        warmup_seconds=_get(env, "EMULATOR_WARMUP_SECONDS", float, 0.5 if engine == "sglang" else 0.0,
-                            minimum=0.0),
+        warmup_seconds=_get(env, "EMULATOR_WARMUP_SECONDS", float, 0.5 if engine == "sglang" else 0.0, minimum=0.0),
         time_scale=_get(env, "EMULATOR_TIME_SCALE", float, 1.0, positive=True),
         seed=_get(env, "EMULATOR_SEED", int, 0),
         trace_file=env.get("EMULATOR_TRACE_FILE", "").strip(),

@@ -40,8 +40,7 @@ def _stats(values):
     return mean, std, percentile(values, 50)
 
 
-def simulate(params, num_prompts=512, max_concurrency=32, input_len=8192, output_len=1024, seed=0,
-             warmup=True):
+def simulate(params, num_prompts=512, max_concurrency=32, input_len=8192, output_len=1024, seed=0, warmup=True):
     """Closed-loop run (``max_concurrency`` clients, each sends its next request when one ends)."""
     now = [0.0]
     heap = []
@@ -139,14 +138,28 @@ def metrics(done, input_len):
     return result
 
 
-ROWS = ("output_throughput", "total_token_throughput", "mean_ttft_ms", "p99_ttft_ms",
-        "mean_tpot_ms", "p99_tpot_ms", "mean_itl_ms", "p99_itl_ms")
+ROWS = (
+    "output_throughput",
+    "total_token_throughput",
+    "mean_ttft_ms",
+    "p99_ttft_ms",
+    "mean_tpot_ms",
+    "p99_tpot_ms",
+    "mean_itl_ms",
+    "p99_itl_ms",
+)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python3 -m llmfleet_emulator.simulate", description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--preset", action="append", choices=sorted(PRESETS),
-                        help="preset to run (repeatable; default: the calibrated ones)")
+    parser = argparse.ArgumentParser(
+        prog="python3 -m llmfleet_emulator.simulate", description=__doc__.split("\n", maxsplit=1)[0]
+    )
+    parser.add_argument(
+        "--preset",
+        action="append",
+        choices=sorted(PRESETS),
+        help="preset to run (repeatable; default: the calibrated ones)",
+    )
     parser.add_argument("--num-prompts", type=int, default=SEED_WORKLOAD["num_prompts"])
     parser.add_argument("--max-concurrency", type=int, default=SEED_WORKLOAD["max_concurrency"])
     parser.add_argument("--input-len", type=int, default=SEED_WORKLOAD["input_len"])
@@ -155,8 +168,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     names = args.preset or [n for n in PRESETS if PRESETS[n].calibrated]
     for name in names:
-        res = simulate(PRESETS[name], args.num_prompts, args.max_concurrency, args.input_len,
-                       args.output_len, args.seed)
+        res = simulate(
+            PRESETS[name], args.num_prompts, args.max_concurrency, args.input_len, args.output_len, args.seed
+        )
         seed = SEED_TABLES.get(name, {})
         print("== %s (%s)" % (name, PRESETS[name].description))
         print("%-24s %12s %12s %8s" % ("metric", "emulator", "seed", "diff"))

@@ -16,8 +16,9 @@ SECRET_ARGS = frozenset(["api_key", "hf_token", "admin_api_key", "ssl_keyfile_pa
 
 def engine_env(environ):
     """The engines' own non-secret settings (VLLM_*, SGLANG_*), which can hint at the hardware."""
-    return {k: v for k, v in environ.items()
-            if k.startswith(("VLLM_", "SGLANG_")) and "KEY" not in k and "TOKEN" not in k}
+    return {
+        k: v for k, v in environ.items() if k.startswith(("VLLM_", "SGLANG_")) and "KEY" not in k and "TOKEN" not in k
+    }
 
 
 def default_context(model):

@@ -23,10 +23,14 @@ def _delta_json(out, start, end, name_sent):
         tool = out.tool
         first = start == 0
         piece_lo = max(0, start - 1)
-        args = "".join(tool.pieces[piece_lo:end - 1])
+        args = "".join(tool.pieces[piece_lo : end - 1])
         if first:
-            call = {"index": 0, "id": tool.call_id, "type": "function",
-                    "function": {"name": tool.name, "arguments": args}}
+            call = {
+                "index": 0,
+                "id": tool.call_id,
+                "type": "function",
+                "function": {"name": tool.name, "arguments": args},
+            }
         else:
             call = {"index": 0, "function": {"arguments": args}}
         return _j({"tool_calls": [call]}).encode()
@@ -35,8 +39,7 @@ def _delta_json(out, start, end, name_sent):
         return b'{"content":"' + out.text_bytes(start, end) + b'"}'
     if end <= r:
         return b'{"reasoning_content":"' + out.text_bytes(start, end) + b'"}'
-    return (b'{"reasoning_content":"' + out.text_bytes(start, r) + b'","content":"'
-            + out.text_bytes(r, end) + b'"}')
+    return b'{"reasoning_content":"' + out.text_bytes(start, r) + b'","content":"' + out.text_bytes(r, end) + b'"}'
 
 
 class ChatEncoder:
@@ -44,13 +47,16 @@ class ChatEncoder:
 
     def __init__(self, rid, created, model, out, usage_wanted):
         self.out = out
-        self.head = ('data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,'
-                     '"choices":[{"index":0,"delta":' % (_j(rid), created, _j(model))).encode()
+        self.head = (
+            'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,'
+            '"choices":[{"index":0,"delta":' % (_j(rid), created, _j(model))
+        ).encode()
         self.tail = b',"logprobs":null,"finish_reason":null}]}\n\n'
-        self.last_tail = (',"logprobs":null,"finish_reason":%s,"stop_reason":null}]}\n\n'
-                          % _j(out.finish)).encode()
-        self.usage_head = ('data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,'
-                           '"choices":[],"usage":' % (_j(rid), created, _j(model))).encode()
+        self.last_tail = (',"logprobs":null,"finish_reason":%s,"stop_reason":null}]}\n\n' % _j(out.finish)).encode()
+        self.usage_head = (
+            'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,'
+            '"choices":[],"usage":' % (_j(rid), created, _j(model))
+        ).encode()
         self.usage_wanted = usage_wanted
 
     def first(self):
@@ -64,7 +70,10 @@ class ChatEncoder:
         if not self.usage_wanted:
             return DONE
         usage = '{"prompt_tokens":%d,"total_tokens":%d,"completion_tokens":%d}}\n\n' % (
-            prompt_tokens, prompt_tokens + completion_tokens, completion_tokens)
+            prompt_tokens,
+            prompt_tokens + completion_tokens,
+            completion_tokens,
+        )
         return self.usage_head + usage.encode() + DONE
 
 
@@ -73,13 +82,16 @@ class CompletionEncoder:
 
     def __init__(self, rid, created, model, out, usage_wanted):
         self.out = out
-        self.head = ('data: {"id":%s,"object":"text_completion","created":%d,"model":%s,'
-                     '"choices":[{"index":0,"text":"' % (_j(rid), created, _j(model))).encode()
+        self.head = (
+            'data: {"id":%s,"object":"text_completion","created":%d,"model":%s,'
+            '"choices":[{"index":0,"text":"' % (_j(rid), created, _j(model))
+        ).encode()
         self.tail = b'","logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n'
-        self.last_tail = ('","logprobs":null,"finish_reason":%s,"stop_reason":null}]}\n\n'
-                          % _j(out.finish)).encode()
-        self.usage_head = ('data: {"id":%s,"object":"text_completion","created":%d,"model":%s,'
-                           '"choices":[],"usage":' % (_j(rid), created, _j(model))).encode()
+        self.last_tail = ('","logprobs":null,"finish_reason":%s,"stop_reason":null}]}\n\n' % _j(out.finish)).encode()
+        self.usage_head = (
+            'data: {"id":%s,"object":"text_completion","created":%d,"model":%s,'
+            '"choices":[],"usage":' % (_j(rid), created, _j(model))
+        ).encode()
         self.usage_wanted = usage_wanted
 
     def first(self):
@@ -112,10 +124,22 @@ class AnthropicEncoder:
         self.kind = None
 
     def first(self):
-        return _event("message_start", {"type": "message_start", "message": {
-            "id": self.rid, "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": self.prompt_tokens, "output_tokens": 0}}})
+        return _event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": self.rid,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": self.prompt_tokens, "output_tokens": 0},
+                },
+            },
+        )
 
     def _open(self, kind):
         parts = []
@@ -130,8 +154,9 @@ class AnthropicEncoder:
             block = {"type": "tool_use", "id": tool.call_id, "name": tool.name, "input": {}}
         else:
             block = {"type": "text", "text": ""}
-        parts.append(_event("content_block_start", {"type": "content_block_start", "index": self.block,
-                                                    "content_block": block}))
+        parts.append(
+            _event("content_block_start", {"type": "content_block_start", "index": self.block, "content_block": block})
+        )
         return parts
 
     def _delta(self, delta):
@@ -143,7 +168,7 @@ class AnthropicEncoder:
         if out.tool is not None:
             if self.kind != "tool_use":
                 parts += self._open("tool_use")
-            args = "".join(out.tool.pieces[max(0, start - 1):end - 1])
+            args = "".join(out.tool.pieces[max(0, start - 1) : end - 1])
             if args:
                 parts.append(self._delta({"type": "input_json_delta", "partial_json": args}))
         else:
@@ -163,10 +188,16 @@ class AnthropicEncoder:
         if self.kind is None:  # nothing generated: still one (empty) text block
             parts += self._open("text")
         parts.append(_event("content_block_stop", {"type": "content_block_stop", "index": self.block}))
-        parts.append(_event("message_delta", {
-            "type": "message_delta",
-            "delta": {"stop_reason": ANTHROPIC_STOP.get(self.out.finish, "end_turn"), "stop_sequence": None},
-            "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}}))
+        parts.append(
+            _event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": ANTHROPIC_STOP.get(self.out.finish, "end_turn"), "stop_sequence": None},
+                    "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens},
+                },
+            )
+        )
         parts.append(_event("message_stop", {"type": "message_stop"}))
         return b"".join(parts)
 
@@ -175,40 +206,87 @@ def anthropic_message(rid, model, out, prompt_tokens):
     """Non-streaming ``/v1/messages`` body."""
     content = []
     if out.tool is not None:
-        content.append({"type": "tool_use", "id": out.tool.call_id, "name": out.tool.name,
-                        "input": json.loads(out.tool.arguments) if out.total > len(out.tool.pieces) else {}})
+        content.append(
+            {
+                "type": "tool_use",
+                "id": out.tool.call_id,
+                "name": out.tool.name,
+                "input": json.loads(out.tool.arguments) if out.total > len(out.tool.pieces) else {},
+            }
+        )
     else:
         if out.reasoning:
             content.append({"type": "thinking", "thinking": out.text(0, out.reasoning), "signature": ""})
         content.append({"type": "text", "text": out.text(out.reasoning, out.total)})
-    return {"id": rid, "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": ANTHROPIC_STOP.get(out.finish, "end_turn"), "stop_sequence": None,
-            "usage": {"input_tokens": prompt_tokens, "output_tokens": out.total}}
+    return {
+        "id": rid,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": ANTHROPIC_STOP.get(out.finish, "end_turn"),
+        "stop_sequence": None,
+        "usage": {"input_tokens": prompt_tokens, "output_tokens": out.total},
+    }
 
 
 def chat_message(rid, created, model, out, prompt_tokens):
     """Non-streaming ``/v1/chat/completions`` body."""
-    message = {"role": "assistant", "content": None, "refusal": None, "annotations": None,
-               "audio": None, "function_call": None, "tool_calls": [], "reasoning_content": None}
+    message = {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "annotations": None,
+        "audio": None,
+        "function_call": None,
+        "tool_calls": [],
+        "reasoning_content": None,
+    }
     if out.tool is not None:
-        args = "".join(out.tool.pieces[:max(0, out.total - 1)])
-        message["tool_calls"] = [{"id": out.tool.call_id, "type": "function",
-                                  "function": {"name": out.tool.name, "arguments": args}}]
+        args = "".join(out.tool.pieces[: max(0, out.total - 1)])
+        message["tool_calls"] = [
+            {"id": out.tool.call_id, "type": "function", "function": {"name": out.tool.name, "arguments": args}}
+        ]
     else:
         message["content"] = out.text(out.reasoning, out.total)
         if out.reasoning:
             message["reasoning_content"] = out.text(0, out.reasoning)
-    return {"id": rid, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": out.finish,
-                         "stop_reason": None}],
-            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + out.total,
-                      "completion_tokens": out.total, "prompt_tokens_details": None},
-            "prompt_logprobs": None}
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": out.finish, "stop_reason": None}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "total_tokens": prompt_tokens + out.total,
+            "completion_tokens": out.total,
+            "prompt_tokens_details": None,
+        },
+        "prompt_logprobs": None,
+    }
 
 
 def completion_body(rid, created, model, out, prompt_tokens):
-    return {"id": rid, "object": "text_completion", "created": created, "model": model,
-            "choices": [{"index": 0, "text": out.text(0, out.total), "logprobs": None,
-                         "finish_reason": out.finish, "stop_reason": None}],
-            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + out.total,
-                      "completion_tokens": out.total}}
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "text": out.text(0, out.total),
+                "logprobs": None,
+                "finish_reason": out.finish,
+                "stop_reason": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "total_tokens": prompt_tokens + out.total,
+            "completion_tokens": out.total,
+        },
+    }

@@ -34,8 +34,14 @@ SPECIALS = [
 ]
 FIRST_WORD_ID = 16
 BOS, EOS, SYSTEM, USER, ASSISTANT, TOOL, TOOL_CALLS = range(7)
-ROLE_MARKER = {"system": SYSTEM, "developer": SYSTEM, "user": USER, "assistant": ASSISTANT,
-               "tool": TOOL, "function": TOOL}
+ROLE_MARKER = {
+    "system": SYSTEM,
+    "developer": SYSTEM,
+    "user": USER,
+    "assistant": ASSISTANT,
+    "tool": TOOL,
+    "function": TOOL,
+}
 
 _CONSONANTS = "bdfghklmnprstvz"
 _VOWELS = "aeiou"

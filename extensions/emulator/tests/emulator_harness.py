@@ -27,23 +27,88 @@ PYTHON = os.environ.get("EMULATOR_TEST_PYTHON") or sys.executable
 # The seed guide's three server command lines (seed/deepseek-v4-flash-deployment-guide.txt),
 # as argv after `python3 -m llmfleet_emulator`, with the port left to the test.
 SEED_B200_SGLANG = [
-    "sglang", "--model-path", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "deepseek", "--tp", "4",
-    "--host", "127.0.0.1", "--trust-remote-code", "--mem-fraction-static", "0.9",
-    "--moe-runner-backend", "flashinfer_mxfp4", "--speculative-algo", "EAGLE", "--speculative-num-steps", "3",
-    "--speculative-eagle-topk", "1", "--speculative-num-draft-tokens", "4", "--chunked-prefill-size", "4096",
-    "--disable-flashinfer-autotune"]
+    "sglang",
+    "--model-path",
+    "deepseek-ai/DeepSeek-V4-Flash",
+    "--served-model-name",
+    "deepseek",
+    "--tp",
+    "4",
+    "--host",
+    "127.0.0.1",
+    "--trust-remote-code",
+    "--mem-fraction-static",
+    "0.9",
+    "--moe-runner-backend",
+    "flashinfer_mxfp4",
+    "--speculative-algo",
+    "EAGLE",
+    "--speculative-num-steps",
+    "3",
+    "--speculative-eagle-topk",
+    "1",
+    "--speculative-num-draft-tokens",
+    "4",
+    "--chunked-prefill-size",
+    "4096",
+    "--disable-flashinfer-autotune",
+]
 SEED_H100_SGLANG = [
-    "sglang", "--model-path", "sgl-project/DeepSeek-V4-Flash-FP8", "--served-model-name", "deepseek", "--tp", "8",
-    "--host", "127.0.0.1", "--trust-remote-code", "--mem-fraction-static", "0.85",
-    "--speculative-algo", "EAGLE", "--speculative-num-steps", "3", "--speculative-eagle-topk", "1",
-    "--speculative-num-draft-tokens", "4", "--chunked-prefill-size", "4096", "--disable-flashinfer-autotune"]
+    "sglang",
+    "--model-path",
+    "sgl-project/DeepSeek-V4-Flash-FP8",
+    "--served-model-name",
+    "deepseek",
+    "--tp",
+    "8",
+    "--host",
+    "127.0.0.1",
+    "--trust-remote-code",
+    "--mem-fraction-static",
+    "0.85",
+    "--speculative-algo",
+    "EAGLE",
+    "--speculative-num-steps",
+    "3",
+    "--speculative-eagle-topk",
+    "1",
+    "--speculative-num-draft-tokens",
+    "4",
+    "--chunked-prefill-size",
+    "4096",
+    "--disable-flashinfer-autotune",
+]
 SEED_H100_ENV = {"SGLANG_DSV4_FP4_EXPERTS": "0"}
 SEED_B200_VLLM = [
-    "vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "deepseek",
-    "--tensor-parallel-size", "4", "--enable-expert-parallel", "--kv-cache-dtype", "fp8", "--block-size", "256",
-    "--max-model-len", "auto", "--trust-remote-code", "--gpu-memory-utilization", "0.9",
-    "--tokenizer-mode", "deepseek_v4", "--no-disable-hybrid-kv-cache-manager", "--tool-call-parser", "deepseek_v4",
-    "--enable-auto-tool-choice", "--reasoning-parser", "deepseek_v4", "--host", "127.0.0.1"]
+    "vllm",
+    "serve",
+    "--model",
+    "deepseek-ai/DeepSeek-V4-Flash",
+    "--served-model-name",
+    "deepseek",
+    "--tensor-parallel-size",
+    "4",
+    "--enable-expert-parallel",
+    "--kv-cache-dtype",
+    "fp8",
+    "--block-size",
+    "256",
+    "--max-model-len",
+    "auto",
+    "--trust-remote-code",
+    "--gpu-memory-utilization",
+    "0.9",
+    "--tokenizer-mode",
+    "deepseek_v4",
+    "--no-disable-hybrid-kv-cache-manager",
+    "--tool-call-parser",
+    "deepseek_v4",
+    "--enable-auto-tool-choice",
+    "--reasoning-parser",
+    "deepseek_v4",
+    "--host",
+    "127.0.0.1",
+]
 
 
 def free_port():
@@ -64,8 +129,14 @@ def run_cli(argv, env=None, timeout=20):
     """Run the emulator to completion (argument errors, load faults); returns CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS="0.2")
     full_env.update(env or {})
-    return subprocess.run([PYTHON, "-m", "llmfleet_emulator"] + list(argv), env=full_env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [PYTHON, "-m", "llmfleet_emulator"] + list(argv),
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class Emulator:
@@ -87,17 +158,22 @@ class Emulator:
             self.log_file = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)
             self.log_path = Path(self.log_file.name)
             self.keep_log = False
-        full_env = dict(os.environ, PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS=load_seconds,
-                        EMULATOR_WARMUP_SECONDS="0")
+        full_env = dict(
+            os.environ, PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS=load_seconds, EMULATOR_WARMUP_SECONDS="0"
+        )
         for var in list(full_env):
-            if var.startswith("EMULATOR_") and var not in ("EMULATOR_LOAD_SECONDS", "EMULATOR_WARMUP_SECONDS",
-                                                           "EMULATOR_TEST_PYTHON"):
+            if var.startswith("EMULATOR_") and var not in (
+                "EMULATOR_LOAD_SECONDS",
+                "EMULATOR_WARMUP_SECONDS",
+                "EMULATOR_TEST_PYTHON",
+            ):
                 del full_env[var]  # a developer's own EMULATOR_* must not leak into the tests
         full_env.pop("VLLM_API_KEY", None)  # nor their key: a test that wants one passes it in env
         full_env.update(env or {})
         self.started = time.monotonic()
-        self.proc = subprocess.Popen([PYTHON, "-m", "llmfleet_emulator"] + argv, env=full_env,
-                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "llmfleet_emulator"] + argv, env=full_env, stdout=self.log_file, stderr=subprocess.STDOUT
+        )
         self.base = self.base_url = "http://127.0.0.1:%d" % self.port
         if wait:
             self.wait_ready()
@@ -172,8 +248,13 @@ class Emulator:
 
 
 def chat_body(content="hello emulator", max_tokens=8, stream=True, **extra):
-    body = {"model": "deepseek", "messages": [{"role": "user", "content": content}], "stream": stream,
-            "max_completion_tokens": max_tokens, "ignore_eos": True}
+    body = {
+        "model": "deepseek",
+        "messages": [{"role": "user", "content": content}],
+        "stream": stream,
+        "max_completion_tokens": max_tokens,
+        "ignore_eos": True,
+    }
     body.update(extra)
     return body
 

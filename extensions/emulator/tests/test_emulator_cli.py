@@ -7,31 +7,64 @@ import tempfile
 import time
 
 import pytest
-
-from emulator_harness import (SEED_B200_SGLANG, SEED_B200_VLLM, SEED_H100_ENV, SEED_H100_SGLANG, Emulator,
-                              free_port, port_open, run_cli)
+from emulator_harness import (
+    SEED_B200_SGLANG,
+    SEED_B200_VLLM,
+    SEED_H100_ENV,
+    SEED_H100_SGLANG,
+    Emulator,
+    free_port,
+    port_open,
+    run_cli,
+)
 from llmfleet_emulator import cli_sglang, cli_vllm
 from llmfleet_emulator.presets import resolve
 
 
-@pytest.mark.parametrize("argv, usage, complaint", [
-    (["vllm", "serve", "--model", "m", "--bogus-flag"], "usage: vllm serve", "unrecognized arguments: --bogus-flag"),
-    (["vllm", "serve", "--model", "m", "--tensor-parallel-size", "four"], "usage: vllm serve",
-     "argument --tensor-parallel-size/-tp: invalid int value: 'four'"),
-    (["vllm", "serve", "--model", "m", "--kv-cache-dtype", "fp7"], "usage: vllm serve",
-     "argument --kv-cache-dtype: invalid choice: 'fp7'"),
-    (["vllm", "serve", "--model", "m", "--speculative-config", "{not json"], "usage: vllm serve",
-     "argument --speculative-config"),
-    (["vllm", "serve", "--model", "m", "--max-model-len", "lots"], "usage: vllm serve", "--max-model-len"),
-    (["vllm", "serve", "--model", "m", "--workers", "2"], "usage: vllm serve", "unrecognized arguments: --workers"),
-    (["vllm", "bench", "serve"], "usage: vllm", "invalid choice: 'bench'"),
-    (["sglang", "--model-path", "m", "--mem-fraction-static", "high"], "usage: launch_server.py",
-     "argument --mem-fraction-static: invalid float value: 'high'"),
-    (["sglang", "--model-path", "m", "--speculative-algo", "MEDUSA"], "usage: launch_server.py",
-     "argument --speculative-algorithm: invalid choice: 'MEDUSA'"),
-    (["sglang", "--model-path", "m", "--enable-metrics=yes"], "usage: launch_server.py", "ignored explicit argument"),
-    (["sglang", "--tp", "4"], "usage: launch_server.py", "the following arguments are required: --model-path"),
-])
+@pytest.mark.parametrize(
+    "argv, usage, complaint",
+    [
+        (
+            ["vllm", "serve", "--model", "m", "--bogus-flag"],
+            "usage: vllm serve",
+            "unrecognized arguments: --bogus-flag",
+        ),
+        (
+            ["vllm", "serve", "--model", "m", "--tensor-parallel-size", "four"],
+            "usage: vllm serve",
+            "argument --tensor-parallel-size/-tp: invalid int value: 'four'",
+        ),
+        (
+            ["vllm", "serve", "--model", "m", "--kv-cache-dtype", "fp7"],
+            "usage: vllm serve",
+            "argument --kv-cache-dtype: invalid choice: 'fp7'",
+        ),
+        (
+            ["vllm", "serve", "--model", "m", "--speculative-config", "{not json"],
+            "usage: vllm serve",
+            "argument --speculative-config",
+        ),
+        (["vllm", "serve", "--model", "m", "--max-model-len", "lots"], "usage: vllm serve", "--max-model-len"),
+        (["vllm", "serve", "--model", "m", "--workers", "2"], "usage: vllm serve", "unrecognized arguments: --workers"),
+        (["vllm", "bench", "serve"], "usage: vllm", "invalid choice: 'bench'"),
+        (
+            ["sglang", "--model-path", "m", "--mem-fraction-static", "high"],
+            "usage: launch_server.py",
+            "argument --mem-fraction-static: invalid float value: 'high'",
+        ),
+        (
+            ["sglang", "--model-path", "m", "--speculative-algo", "MEDUSA"],
+            "usage: launch_server.py",
+            "argument --speculative-algorithm: invalid choice: 'MEDUSA'",
+        ),
+        (
+            ["sglang", "--model-path", "m", "--enable-metrics=yes"],
+            "usage: launch_server.py",
+            "ignored explicit argument",
+        ),
+        (["sglang", "--tp", "4"], "usage: launch_server.py", "the following arguments are required: --model-path"),
+    ],
+)
 def test_bad_flags_exit_2_with_usage(argv, usage, complaint):
     result = run_cli(argv)
     assert result.returncode == 2, result.stderr
@@ -52,11 +85,27 @@ def test_seed_commands_parse_and_choose_the_calibrated_presets():
 
 
 def test_vllm_recipe_flags_underscores_dotted_json_and_positional_model():
-    spec = cli_vllm.parse(["serve", "deepseek-ai/DeepSeek-V4-Flash", "--speculative_config",
-                           '{"method":"mtp","num_speculative_tokens":2}',
-                           "--attention_config.use_fp4_indexer_cache=True", "--moe-backend", "deep_gemm_mega_moe",
-                           "--data-parallel-size", "2", "--data-parallel-rpc-port", "13345", "--headless",
-                           "-tp", "4", "--max-model-len", "32k"], {})
+    spec = cli_vllm.parse(
+        [
+            "serve",
+            "deepseek-ai/DeepSeek-V4-Flash",
+            "--speculative_config",
+            '{"method":"mtp","num_speculative_tokens":2}',
+            "--attention_config.use_fp4_indexer_cache=True",
+            "--moe-backend",
+            "deep_gemm_mega_moe",
+            "--data-parallel-size",
+            "2",
+            "--data-parallel-rpc-port",
+            "13345",
+            "--headless",
+            "-tp",
+            "4",
+            "--max-model-len",
+            "32k",
+        ],
+        {},
+    )
     assert spec.model == "deepseek-ai/DeepSeek-V4-Flash"
     assert spec.served_names == ["deepseek-ai/DeepSeek-V4-Flash"]
     assert spec.spec_tokens == 3 and spec.spec_method == "mtp"
@@ -108,11 +157,14 @@ def test_sglang_reports_ready_and_health_503_during_warmup():
         emu.stop()
 
 
-@pytest.mark.parametrize("argv, env, preset", [
-    (SEED_B200_SGLANG, {}, "b200-sglang-eagle"),
-    (SEED_H100_SGLANG, SEED_H100_ENV, "h100-sglang-eagle"),
-    (SEED_B200_VLLM, {}, "b200-vllm"),
-])
+@pytest.mark.parametrize(
+    "argv, env, preset",
+    [
+        (SEED_B200_SGLANG, {}, "b200-sglang-eagle"),
+        (SEED_H100_SGLANG, SEED_H100_ENV, "h100-sglang-eagle"),
+        (SEED_B200_VLLM, {}, "b200-vllm"),
+    ],
+)
 def test_running_emulator_names_its_preset(argv, env, preset):
     emu = Emulator(argv, env=env)
     try:
@@ -128,8 +180,9 @@ def test_running_emulator_names_its_preset(argv, env, preset):
 
 
 def test_hf_token_file_missing_fails_like_a_hub_auth_error():
-    result = run_cli(["vllm", "serve", "--model", "m", "--port", str(free_port())],
-                     env={"HF_TOKEN_PATH": "/nonexistent/hf_token"})
+    result = run_cli(
+        ["vllm", "serve", "--model", "m", "--port", str(free_port())], env={"HF_TOKEN_PATH": "/nonexistent/hf_token"}
+    )
     assert result.returncode == 1
     assert "HF_TOKEN_PATH=/nonexistent/hf_token" in result.stderr
 
@@ -157,16 +210,18 @@ def test_api_key_never_logged():
 
 def test_fault_exit_during_load():
     port = free_port()
-    result = run_cli(["vllm", "serve", "--model", "m", "--port", str(port)],
-                     env={"EMULATOR_FAULT_EXIT_DURING_LOAD": "1"})
+    result = run_cli(
+        ["vllm", "serve", "--model", "m", "--port", str(port)], env={"EMULATOR_FAULT_EXIT_DURING_LOAD": "1"}
+    )
     assert result.returncode == 1
     assert "EngineCore failed to start" in result.stderr
     assert "Application startup complete" not in result.stderr
 
 
 def test_fault_never_ready_keeps_the_port_closed():
-    emu = Emulator(["vllm", "serve", "--model", "m"], env={"EMULATOR_FAULT_NEVER_READY": "1"},
-                   load_seconds="0.2", wait=False)
+    emu = Emulator(
+        ["vllm", "serve", "--model", "m"], env={"EMULATOR_FAULT_NEVER_READY": "1"}, load_seconds="0.2", wait=False
+    )
     try:
         time.sleep(1.5)
         assert emu.proc.poll() is None

@@ -11,16 +11,45 @@ from emulator_harness import Emulator, free_port, port_open, run_cli
 
 
 def sglang_rank(rank, nnodes, dist, tp=8):
-    return ["sglang", "--model-path", "sgl-project/DeepSeek-V4-Flash-FP8", "--served-model-name", "deepseek",
-            "--tp", str(tp), "--nnodes", str(nnodes), "--node-rank", str(rank),
-            "--dist-init-addr", "127.0.0.1:%d" % dist, "--dist-timeout", "3600"]
+    return [
+        "sglang",
+        "--model-path",
+        "sgl-project/DeepSeek-V4-Flash-FP8",
+        "--served-model-name",
+        "deepseek",
+        "--tp",
+        str(tp),
+        "--nnodes",
+        str(nnodes),
+        "--node-rank",
+        str(rank),
+        "--dist-init-addr",
+        "127.0.0.1:%d" % dist,
+        "--dist-timeout",
+        "3600",
+    ]
 
 
 def vllm_rank(start, size, local, rpc):
-    argv = ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "deepseek",
-            "--tensor-parallel-size", "1", "--enable-expert-parallel", "--data-parallel-size", str(size),
-            "--data-parallel-size-local", str(local), "--data-parallel-address", "127.0.0.1",
-            "--data-parallel-rpc-port", str(rpc)]
+    argv = [
+        "vllm",
+        "serve",
+        "--model",
+        "deepseek-ai/DeepSeek-V4-Flash",
+        "--served-model-name",
+        "deepseek",
+        "--tensor-parallel-size",
+        "1",
+        "--enable-expert-parallel",
+        "--data-parallel-size",
+        str(size),
+        "--data-parallel-size-local",
+        str(local),
+        "--data-parallel-address",
+        "127.0.0.1",
+        "--data-parallel-rpc-port",
+        str(rpc),
+    ]
     if start:
         argv += ["--headless", "--data-parallel-start-rank", str(start)]
     return argv
@@ -52,8 +81,13 @@ def test_sglang_head_answers_503_naming_missing_ranks_until_every_rank_joins(tmp
         wait_for(lambda: "rank 1/3 joined from 127.0.0.1" in head.log(), "rank 1 to join", [head.log])
         status, _h, body = health(head)
         assert status == 503 and body["cluster"]["missing_ranks"] == [2], body
-        assert head.post("/v1/chat/completions", {"model": "deepseek", "messages": [
-            {"role": "user", "content": "hi"}], "max_tokens": 2})[0] == 503
+        assert (
+            head.post(
+                "/v1/chat/completions",
+                {"model": "deepseek", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2},
+            )[0]
+            == 503
+        )
         workers.append(Emulator(sglang_rank(2, 3, dist), log_dir=tmp_path, wait=False))
         wait_for(lambda: health(head)[0] == 200, "the head to be ready", [head.log] + [w.log for w in workers])
         assert "rank 2/3 joined from 127.0.0.1" in head.log()
@@ -91,8 +125,12 @@ def test_worker_pointed_at_a_wrong_address_keeps_retrying_and_the_head_stays_not
     head = Emulator(sglang_rank(0, 2, dist), log_dir=tmp_path)
     worker = Emulator(sglang_rank(1, 2, wrong), log_dir=tmp_path, wait=False)
     try:
-        wait_for(lambda: worker.log().count("failed to connect to 127.0.0.1:%d" % wrong) >= 2,
-                 "two retry lines", [worker.log], timeout=10)
+        wait_for(
+            lambda: worker.log().count("failed to connect to 127.0.0.1:%d" % wrong) >= 2,
+            "two retry lines",
+            [worker.log],
+            timeout=10,
+        )
         assert worker.proc.poll() is None
         assert not port_open(worker.port)  # a rank that never joined never opens its dummy health server
         status, _h, body = health(head)
@@ -117,8 +155,11 @@ def test_vllm_head_keeps_its_port_closed_until_the_headless_worker_joins_and_exi
     head = Emulator(vllm_rank(0, 2, 1, rpc), log_dir=tmp_path, wait=False)
     worker = None
     try:
-        wait_for(lambda: "Waiting for 1 remote core engine proc(s) to start (DP ranks 1" in head.log(),
-                 "the head to wait", [head.log])
+        wait_for(
+            lambda: "Waiting for 1 remote core engine proc(s) to start (DP ranks 1" in head.log(),
+            "the head to wait",
+            [head.log],
+        )
         time.sleep(0.5)
         assert not port_open(head.port)
         worker = Emulator(vllm_rank(1, 2, 1, rpc), log_dir=tmp_path, wait=False)
@@ -141,12 +182,16 @@ def test_two_cells_on_one_host_run_independently(tmp_path):
     """Two packed replicas: each head with its own HTTP and rendezvous ports, each with its own worker."""
     cells = []
     try:
-        for _ in range(2):
+        for _attempt in range(2):
             dist = free_port()
-            cells.append((Emulator(sglang_rank(0, 2, dist, tp=4), log_dir=tmp_path),
-                          Emulator(sglang_rank(1, 2, dist, tp=4), log_dir=tmp_path, wait=False)))
+            cells.append(
+                (
+                    Emulator(sglang_rank(0, 2, dist, tp=4), log_dir=tmp_path),
+                    Emulator(sglang_rank(1, 2, dist, tp=4), log_dir=tmp_path, wait=False),
+                )
+            )
         for head, worker in cells:
-            wait_for(lambda: health(head)[0] == 200, "each head", [head.log, worker.log])
+            wait_for(lambda head=head: health(head)[0] == 200, "each head", [head.log, worker.log])
         cells[0][1].proc.send_signal(signal.SIGKILL)
         cells[0][1].proc.wait(5)
         wait_for(lambda: health(cells[0][0])[0] == 503, "the first head to turn unhealthy", [cells[0][0].log])
@@ -173,14 +218,31 @@ def test_a_second_worker_claiming_a_joined_rank_is_refused(tmp_path):
 
 def test_bad_multi_node_flags_exit_2_naming_the_flag():
     cases = [
-        (["sglang", "--model-path", "M", "--nnodes", "2", "--node-rank", "2", "--dist-init-addr", "h:1"],
-         "--node-rank: 2 is not a rank of --nnodes 2 (use 0..1)"),
+        (
+            ["sglang", "--model-path", "M", "--nnodes", "2", "--node-rank", "2", "--dist-init-addr", "h:1"],
+            "--node-rank: 2 is not a rank of --nnodes 2 (use 0..1)",
+        ),
         (["sglang", "--model-path", "M", "--nnodes", "2", "--node-rank", "1"], "--dist-init-addr: required"),
         (["sglang", "--model-path", "M", "--nnodes", "2", "--dist-init-addr", "10.0.0.1"], "is not HOST:PORT"),
-        (["vllm", "serve", "M", "--data-parallel-size", "2", "--data-parallel-size-local", "1", "--headless"],
-         "a --headless node needs its first rank"),
-        (["vllm", "serve", "M", "--data-parallel-size", "2", "--data-parallel-size-local", "1", "--headless",
-          "--data-parallel-start-rank", "2"], "ranks 2..2 do not fit in --data-parallel-size 2"),
+        (
+            ["vllm", "serve", "M", "--data-parallel-size", "2", "--data-parallel-size-local", "1", "--headless"],
+            "a --headless node needs its first rank",
+        ),
+        (
+            [
+                "vllm",
+                "serve",
+                "M",
+                "--data-parallel-size",
+                "2",
+                "--data-parallel-size-local",
+                "1",
+                "--headless",
+                "--data-parallel-start-rank",
+                "2",
+            ],
+            "ranks 2..2 do not fit in --data-parallel-size 2",
+        ),
     ]
     for argv, complaint in cases:
         result = run_cli(argv)

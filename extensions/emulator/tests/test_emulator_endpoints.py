@@ -4,16 +4,23 @@ import json
 import random
 
 import pytest
-
 from emulator_harness import SEED_B200_VLLM, Emulator, chat_body, chunks_of
 from llmfleet_emulator import tokenizer
 
 KEY = "sk-test-key"
 AUTH = {"Authorization": "Bearer " + KEY}
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-                   "required": ["city", "days"]}}}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city", "days"],
+        },
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +34,20 @@ def vllm():
 
 @pytest.fixture(scope="module")
 def sglang():
-    emu = Emulator(["sglang", "--model-path", "sgl-project/DeepSeek-V4-Flash-FP8", "--served-model-name", "deepseek",
-                    "--api-key", KEY, "--reasoning-parser", "deepseek-v4"],
-                   env={"EMULATOR_PRESET": "fast"})
+    emu = Emulator(
+        [
+            "sglang",
+            "--model-path",
+            "sgl-project/DeepSeek-V4-Flash-FP8",
+            "--served-model-name",
+            "deepseek",
+            "--api-key",
+            KEY,
+            "--reasoning-parser",
+            "deepseek-v4",
+        ],
+        env={"EMULATOR_PRESET": "fast"},
+    )
     yield emu
     emu.stop()
 
@@ -46,8 +64,9 @@ def test_health_models_version(vllm):
 
 
 def test_streaming_chat_chunk_sequence(vllm):
-    events = vllm.stream("/v1/chat/completions", chat_body(max_tokens=12, stream_options={"include_usage": True}),
-                         headers=AUTH)
+    events = vllm.stream(
+        "/v1/chat/completions", chat_body(max_tokens=12, stream_options={"include_usage": True}), headers=AUTH
+    )
     assert events[-1][2] == "[DONE]"
     chunks = chunks_of(events)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
@@ -95,14 +114,18 @@ def test_non_streaming_chat_shape(vllm):
 
 
 def test_request_id_header_becomes_the_response_id(vllm):
-    chunks = chunks_of(vllm.stream("/v1/chat/completions", chat_body(max_tokens=2),
-                                   headers=dict(AUTH, **{"x-request-id": "bench-42"})))
+    chunks = chunks_of(
+        vllm.stream("/v1/chat/completions", chat_body(max_tokens=2), headers=dict(AUTH, **{"x-request-id": "bench-42"}))
+    )
     assert chunks[0]["id"] == "chatcmpl-bench-42"
 
 
 def test_reasoning_content_when_thinking_is_asked(vllm):
-    chunks = chunks_of(vllm.stream("/v1/chat/completions",
-                                   chat_body(max_tokens=10, chat_template_kwargs={"thinking": True}), headers=AUTH))
+    chunks = chunks_of(
+        vllm.stream(
+            "/v1/chat/completions", chat_body(max_tokens=10, chat_template_kwargs={"thinking": True}), headers=AUTH
+        )
+    )
     deltas = [c["choices"][0]["delta"] for c in chunks[1:]]
     reasoning = "".join(d.get("reasoning_content", "") for d in deltas)
     content = "".join(d.get("content", "") for d in deltas)
@@ -122,11 +145,15 @@ def test_tool_call_streamed_then_text_after_the_tool_result(vllm):
     assert args == {"city": "emulated", "days": 1}
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
     follow = chat_body(stream=False, max_tokens=5, tools=[WEATHER_TOOL])
-    call = {"id": calls[0]["id"], "type": "function",
-            "function": {"name": "get_weather", "arguments": json.dumps(args)}}
+    call = {
+        "id": calls[0]["id"],
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": json.dumps(args)},
+    }
     follow["messages"] += [
         {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": calls[0]["id"], "content": "sunny"}]
+        {"role": "tool", "tool_call_id": calls[0]["id"], "content": "sunny"},
+    ]
     answer = vllm.post("/v1/chat/completions", follow, headers=AUTH)[2]
     assert answer["choices"][0]["message"]["tool_calls"] == []
     assert len(answer["choices"][0]["message"]["content"].split()) == 5
@@ -153,9 +180,14 @@ def test_anthropic_endpoint_accepts_x_api_key(vllm):
 
 
 def test_anthropic_streaming_events(vllm):
-    body = {"model": "deepseek", "max_tokens": 6, "stream": True, "system": "be brief",
-            "thinking": {"type": "enabled", "budget_tokens": 100},
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}]}
+    body = {
+        "model": "deepseek",
+        "max_tokens": 6,
+        "stream": True,
+        "system": "be brief",
+        "thinking": {"type": "enabled", "budget_tokens": 100},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}],
+    }
     events = vllm.stream("/v1/messages", body, headers={"x-api-key": KEY})
     names = [e for _t, e, _d in events]
     assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
@@ -174,20 +206,27 @@ def test_anthropic_streaming_events(vllm):
 
 def test_anthropic_tool_use(vllm):
     tool = {"name": "get_weather", "input_schema": WEATHER_TOOL["function"]["parameters"]}
-    body = {"model": "deepseek", "max_tokens": 50, "tools": [tool],
-            "messages": [{"role": "user", "content": "weather please"}]}
+    body = {
+        "model": "deepseek",
+        "max_tokens": 50,
+        "tools": [tool],
+        "messages": [{"role": "user", "content": "weather please"}],
+    }
     msg = vllm.post("/v1/messages", body, headers={"x-api-key": KEY})[2]
     assert msg["stop_reason"] == "tool_use"
     assert msg["content"][0]["type"] == "tool_use" and msg["content"][0]["input"] == {"city": "emulated", "days": 1}
 
 
-@pytest.mark.parametrize("path, body, status, fragment", [
-    ("/v1/chat/completions", chat_body(model="gpt-4"), 404, "The model `gpt-4` does not exist."),
-    ("/v1/chat/completions", {"model": "deepseek"}, 400, "messages"),
-    ("/v1/chat/completions", chat_body(max_tokens=2_000_000), 400, "maximum context length"),
-    ("/v1/chat/completions", chat_body(max_tokens=0), 400, "max_completion_tokens"),
-    ("/v1/messages", {"model": "deepseek", "messages": [{"role": "user", "content": "x"}]}, 400, "max_tokens"),
-])
+@pytest.mark.parametrize(
+    "path, body, status, fragment",
+    [
+        ("/v1/chat/completions", chat_body(model="gpt-4"), 404, "The model `gpt-4` does not exist."),
+        ("/v1/chat/completions", {"model": "deepseek"}, 400, "messages"),
+        ("/v1/chat/completions", chat_body(max_tokens=2_000_000), 400, "maximum context length"),
+        ("/v1/chat/completions", chat_body(max_tokens=0), 400, "max_completion_tokens"),
+        ("/v1/messages", {"model": "deepseek", "messages": [{"role": "user", "content": "x"}]}, 400, "max_tokens"),
+    ],
+)
 def test_request_errors(vllm, path, body, status, fragment):
     got, _hdrs, err = vllm.post(path, body, headers=dict(AUTH, **{"x-api-key": KEY}))
     assert got == status
@@ -214,8 +253,9 @@ def test_tokenize_detokenize_round_trip(vllm):
     assert with_bos["count"] == 301 and with_bos["tokens"][0] == tokenizer.BOS
     messages = [{"role": "user", "content": prompt}]
     counted = vllm.post("/tokenize", {"model": "deepseek", "messages": messages})[2]["count"]
-    usage = vllm.post("/v1/chat/completions", {"model": "deepseek", "messages": messages, "max_tokens": 1},
-                      headers=AUTH)[2]["usage"]
+    usage = vllm.post(
+        "/v1/chat/completions", {"model": "deepseek", "messages": messages, "max_tokens": 1}, headers=AUTH
+    )[2]["usage"]
     assert counted == usage["prompt_tokens"] == 303
     assert vllm.post("/detokenize", {"model": "deepseek", "tokens": [-1]})[0] == 400
 
@@ -224,24 +264,35 @@ def test_metrics_have_vllm_names_and_count(vllm):
     before = vllm.get("/metrics")[2]
     vllm.stream("/v1/chat/completions", chat_body(max_tokens=5), headers=AUTH)
     text = vllm.get("/metrics")[2]
-    for name in ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
-                 "vllm:prompt_tokens_total", "vllm:generation_tokens_total",
-                 "vllm:time_to_first_token_seconds_bucket", "vllm:e2e_request_latency_seconds_count",
-                 "vllm:inter_token_latency_seconds_sum"):
+    for name in (
+        "vllm:num_requests_running",
+        "vllm:num_requests_waiting",
+        "vllm:kv_cache_usage_perc",
+        "vllm:prompt_tokens_total",
+        "vllm:generation_tokens_total",
+        "vllm:time_to_first_token_seconds_bucket",
+        "vllm:e2e_request_latency_seconds_count",
+        "vllm:inter_token_latency_seconds_sum",
+    ):
         assert name in text
 
     def value(page, name):
-        line = [l for l in page.splitlines() if l.startswith(name + "{")][0]
+        line = [row for row in page.splitlines() if row.startswith(name + "{")][0]
         return float(line.rsplit(" ", 1)[1])
 
     assert value(text, "vllm:generation_tokens_total") == value(before, "vllm:generation_tokens_total") + 5
-    assert value(text, "vllm:e2e_request_latency_seconds_count") == \
-        value(before, "vllm:e2e_request_latency_seconds_count") + 1
+    assert (
+        value(text, "vllm:e2e_request_latency_seconds_count")
+        == value(before, "vllm:e2e_request_latency_seconds_count") + 1
+    )
 
 
 def test_completions_endpoint(vllm):
-    events = vllm.stream("/v1/completions", {"model": "deepseek", "prompt": "once upon", "max_tokens": 4,
-                                             "stream": True, "ignore_eos": True}, headers=AUTH)
+    events = vllm.stream(
+        "/v1/completions",
+        {"model": "deepseek", "prompt": "once upon", "max_tokens": 4, "stream": True, "ignore_eos": True},
+        headers=AUTH,
+    )
     chunks = chunks_of(events)
     assert "".join(c["choices"][0]["text"] for c in chunks).count(" ") == 4
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
@@ -256,20 +307,26 @@ def test_sglang_extras_and_key_scope(sglang):
     server = sglang.get("/server_info", headers=AUTH)[2]
     assert server["emulator"]["preset"] == "fast" and server["served_model_name"] == "deepseek"
     assert sglang.get("/metrics")[0] == 404  # SGLang serves metrics only with --enable-metrics
-    chunks = chunks_of(sglang.stream("/v1/chat/completions",
-                                     chat_body(max_tokens=4, chat_template_kwargs={"enable_thinking": True}),
-                                     headers=AUTH))
+    chunks = chunks_of(
+        sglang.stream(
+            "/v1/chat/completions",
+            chat_body(max_tokens=4, chat_template_kwargs={"enable_thinking": True}),
+            headers=AUTH,
+        )
+    )
     assert chunks[1]["choices"][0]["delta"].get("reasoning_content")
 
 
 def test_vllm_auto_tool_choice_needs_its_flags():
-    emu = Emulator(["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"],
-                   env={"EMULATOR_PRESET": "fast"})
+    emu = Emulator(
+        ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"], env={"EMULATOR_PRESET": "fast"}
+    )
     try:
         status, _hdrs, err = emu.post("/v1/chat/completions", chat_body(stream=False, tools=[WEATHER_TOOL]))
         assert status == 400 and "--enable-auto-tool-choice" in err["error"]["message"]
-        named = chat_body(stream=False, tools=[WEATHER_TOOL],
-                          tool_choice={"type": "function", "function": {"name": "get_weather"}})
+        named = chat_body(
+            stream=False, tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}}
+        )
         body = emu.post("/v1/chat/completions", named)[2]
         assert body["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
     finally:

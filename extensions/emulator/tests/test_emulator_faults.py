@@ -68,8 +68,10 @@ def test_stall_after_chunks_keeps_the_connection_open():
     try:
         body = json.dumps(chat_body(max_tokens=50)).encode()
         sock = socket.create_connection(("127.0.0.1", emu.port))
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         sock.settimeout(1.5)
         received = b""
         try:
@@ -89,8 +91,9 @@ def test_stall_after_chunks_keeps_the_connection_open():
 def test_stop_early_even_with_ignore_eos():
     emu = _emulator(stop_early=5)
     try:
-        chunks = chunks_of(emu.stream("/v1/chat/completions",
-                                      chat_body(max_tokens=50, stream_options={"include_usage": True})))
+        chunks = chunks_of(
+            emu.stream("/v1/chat/completions", chat_body(max_tokens=50, stream_options={"include_usage": True}))
+        )
         assert chunks[-1]["usage"]["completion_tokens"] == 5
         assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     finally:

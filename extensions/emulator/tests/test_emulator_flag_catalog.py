@@ -2,7 +2,6 @@
 planner lets through does not crash the emulator; flags outside the catalog still exit 2 as the engines do."""
 
 import pytest
-
 from emulator_harness import SEED_B200_SGLANG, SEED_B200_VLLM
 from llmfleet_emulator import cli_sglang, cli_vllm
 from llmfleet_emulator.flag_catalog import catalog
@@ -19,9 +18,16 @@ def test_every_catalog_flag_is_an_option_of_the_emulator(engine, module):
 
 
 def test_vllm_catalog_flags_parse_beside_the_seed_command():
-    extra = ["--disable-prefix-caching", "--otlp-traces-endpoint", "http://collector:4317",
-             "--max-num-seq", "8", "--middleware.key", "value",
-             "--enable_mfu_metrics"]
+    extra = [
+        "--disable-prefix-caching",
+        "--otlp-traces-endpoint",
+        "http://collector:4317",
+        "--max-num-seq",
+        "8",
+        "--middleware.key",
+        "value",
+        "--enable_mfu_metrics",
+    ]
     spec = cli_vllm.parse(SEED_B200_VLLM[1:] + extra, {})
     # The flags the emulator acts on keep their meaning (an abbreviation is the flag it abbreviates).
     assert (spec.served_name, spec.tensor_parallel_size, spec.max_batch) == ("deepseek", 4, 8)
@@ -42,12 +48,15 @@ def test_sglang_admin_key_is_accepted_but_never_recorded():
     assert "s3cret" not in repr(spec.args)
 
 
-@pytest.mark.parametrize("module, argv, complaint", [
-    (cli_vllm, ["serve", "--model", "m", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-    (cli_vllm, ["serve", "--model", "m", "--max-num"], "ambiguous option: --max-num"),
-    (cli_sglang, ["--model-path", "m", "--swa_full_tokens_ratio", "0.1"], "unrecognized arguments"),
-    (cli_sglang, ["--model-path", "m", "--swa", "1"], "ambiguous option: --swa"),
-])
+@pytest.mark.parametrize(
+    "module, argv, complaint",
+    [
+        (cli_vllm, ["serve", "--model", "m", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (cli_vllm, ["serve", "--model", "m", "--max-num"], "ambiguous option: --max-num"),
+        (cli_sglang, ["--model-path", "m", "--swa_full_tokens_ratio", "0.1"], "unrecognized arguments"),
+        (cli_sglang, ["--model-path", "m", "--swa", "1"], "ambiguous option: --swa"),
+    ],
+)
 def test_flags_outside_the_catalog_still_exit_2(module, argv, complaint, capsys):
     with pytest.raises(SystemExit) as caught:
         module.parse(argv, {})

@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-
 from emulator_harness import SEED_B200_SGLANG, SEED_B200_VLLM, Emulator, chat_body, chunks_of
 from llmfleet_emulator.presets import PRESETS, SEED_TABLES
 from llmfleet_emulator.simulate import simulate
@@ -72,8 +71,9 @@ def _client_metrics(events_list, start_times=None):
 def test_real_time_itl_versus_tpot(argv, eagle):
     emu = Emulator(argv, env={"EMULATOR_TIME_SCALE": "4"})
     try:
-        bodies = [chat_body(content="word " * 50, max_tokens=120, stream_options={"include_usage": True})
-                  for _i in range(4)]
+        bodies = [
+            chat_body(content="word " * 50, max_tokens=120, stream_options={"include_usage": True}) for _i in range(4)
+        ]
         tpot, itl = _client_metrics(_concurrent_streams(emu, bodies))
     finally:
         emu.stop()
@@ -88,8 +88,10 @@ def test_trace_file_matches_what_the_client_saw():
         trace = os.path.join(tmp, "trace.jsonl")
         emu = Emulator(SEED_B200_SGLANG, env={"EMULATOR_TIME_SCALE": "10", "EMULATOR_TRACE_FILE": trace})
         try:
-            bodies = [chat_body(content="alpha beta " * 20, max_tokens=60, stream_options={"include_usage": True})
-                      for _i in range(4)]
+            bodies = [
+                chat_body(content="alpha beta " * 20, max_tokens=60, stream_options={"include_usage": True})
+                for _i in range(4)
+            ]
             headers = [{"x-request-id": "req-%d" % i} for i in range(4)]
             seen = _concurrent_streams(emu, bodies, headers)
         finally:
@@ -113,8 +115,13 @@ def test_trace_file_matches_what_the_client_saw():
                 assert len(msg["choices"][0]["delta"]["content"].split()) == k
             lags.append(t_client - t_server)
         assert rec["arrival_monotonic"] <= rec["first_chunk_monotonic"] <= rec["end_monotonic"]
-        assert abs((rec["first_chunk_time"] - rec["arrival_time"])
-                   - (rec["first_chunk_monotonic"] - rec["arrival_monotonic"])) < 0.01
+        assert (
+            abs(
+                (rec["first_chunk_time"] - rec["arrival_time"])
+                - (rec["first_chunk_monotonic"] - rec["arrival_monotonic"])
+            )
+            < 0.01
+        )
     assert min(lags) > -0.001  # nothing arrives before the server says it sent it
     assert statistics.median(lags) < 0.005
 
@@ -122,8 +129,9 @@ def test_trace_file_matches_what_the_client_saw():
 def test_requests_beyond_max_batch_wait_for_a_slot():
     with tempfile.TemporaryDirectory() as tmp:
         trace = os.path.join(tmp, "trace.jsonl")
-        emu = Emulator(SEED_B200_VLLM + ["--max-num-seqs", "1"],
-                       env={"EMULATOR_TIME_SCALE": "10", "EMULATOR_TRACE_FILE": trace})
+        emu = Emulator(
+            SEED_B200_VLLM + ["--max-num-seqs", "1"], env={"EMULATOR_TIME_SCALE": "10", "EMULATOR_TRACE_FILE": trace}
+        )
         try:
             _concurrent_streams(emu, [chat_body(max_tokens=40) for _i in range(2)])
         finally:
@@ -136,9 +144,17 @@ def test_time_scale_divides_model_time():
     params = dataclasses.replace(PRESETS["b200-vllm"], ttft_overhead_s=0.6, decode_step_base_s=0.02)
     prompt_words = 1000
     # Long enough model times that a loaded test machine's scheduling noise stays small beside them.
-    emu = Emulator(SEED_B200_VLLM, env={"EMULATOR_TIME_SCALE": "2", "EMULATOR_TTFT_OVERHEAD_JITTER": "0",
-                                        "EMULATOR_STEP_JITTER": "0", "EMULATOR_NEW_BATCH_BUCKET_JIT_S": "0",
-                                        "EMULATOR_TTFT_OVERHEAD_S": "0.6", "EMULATOR_DECODE_STEP_BASE_S": "0.02"})
+    emu = Emulator(
+        SEED_B200_VLLM,
+        env={
+            "EMULATOR_TIME_SCALE": "2",
+            "EMULATOR_TTFT_OVERHEAD_JITTER": "0",
+            "EMULATOR_STEP_JITTER": "0",
+            "EMULATOR_NEW_BATCH_BUCKET_JIT_S": "0",
+            "EMULATOR_TTFT_OVERHEAD_S": "0.6",
+            "EMULATOR_DECODE_STEP_BASE_S": "0.02",
+        },
+    )
     try:
         started = time.monotonic()
         events = emu.stream("/v1/chat/completions", chat_body(content="w " * prompt_words, max_tokens=50))

@@ -8,6 +8,7 @@ cache directory that every plan mounts at /root/.cache/huggingface:
 
 Variables given to the container itself (docker run -e) win over the file.
 """
+
 import os
 import sys
 
@@ -30,6 +31,7 @@ def main():
     load_settings()
     engine, argv = sys.argv[1], sys.argv[2:]
     from llmfleet_emulator import main_sglang, main_vllm
+
     return (main_vllm if engine == "vllm" else main_sglang)(argv)
 
 

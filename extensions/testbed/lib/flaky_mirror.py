@@ -95,7 +95,7 @@ def main(argv=None):
     parser.add_argument("--fail-first", type=int, default=1, help="failures per matching path before it is served")
     parser.add_argument("--mode", choices=("503", "drop"), default="503")
     args = parser.parse_args(argv)
-    handler, _ = make_handler(args.upstream.rstrip("/"), re.compile(args.match), args.fail_first, args.mode)
+    handler, _served = make_handler(args.upstream.rstrip("/"), re.compile(args.match), args.fail_first, args.mode)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     # The first line says where it listens, so a caller that asked for port 0 can read it.
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)

@@ -12,14 +12,16 @@ def test_cell_check_refuses_an_unknown_mode(tmp_path):
 
 def test_host_address_prints_the_address_on_the_network(tmp_path):
     docker = 'case "$*" in *llmfleet-fleet*) echo 172.30.0.5 ;; *) exit 1 ;; esac'
-    result = run("host-address.sh", "h100-a", "llmfleet-fleet", path=fake_path(tmp_path, {"docker": docker}),
-                 tmp_path=tmp_path)
+    result = run(
+        "host-address.sh", "h100-a", "llmfleet-fleet", path=fake_path(tmp_path, {"docker": docker}), tmp_path=tmp_path
+    )
     assert (result.returncode, result.stdout.strip()) == (0, "172.30.0.5")
 
 
 def test_host_address_on_another_network_names_the_networks_the_host_is_on(tmp_path):
     docker = 'case "$*" in *range*) echo "llmfleet-serve " ;; *) echo "" ;; esac'
-    result = run("host-address.sh", "h100-a", "llmfleet-fleet", path=fake_path(tmp_path, {"docker": docker}),
-                 tmp_path=tmp_path)
+    result = run(
+        "host-address.sh", "h100-a", "llmfleet-fleet", path=fake_path(tmp_path, {"docker": docker}), tmp_path=tmp_path
+    )
     assert result.returncode == 1
     assert "h100-a has no address on network llmfleet-fleet (attached to: llmfleet-serve )" in result.stderr

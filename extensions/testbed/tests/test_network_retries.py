@@ -65,8 +65,7 @@ def mirror(tmp_path):
 
 def bash(*args, env=None, timeout=60):
     environ = {**os.environ, "LLMFLEET_NET_DELAY_S": "0", **(env or {})}
-    return subprocess.run(["bash", *args], env=environ, text=True, capture_output=True, timeout=timeout,
-                          check=False)
+    return subprocess.run(["bash", *args], env=environ, text=True, capture_output=True, timeout=timeout, check=False)
 
 
 def wget_or_skip():
@@ -81,8 +80,14 @@ def test_a_download_that_fails_twice_succeeds_on_the_third_try(tmp_path, mirror)
     (root / "pool" / "libssh2-1_1.10.0-3+b1_amd64.deb").write_bytes(b"the package")
     url, failures = front(r"libssh2-1_.*\.deb$", fail_first=2)
     out = tmp_path / "got.deb"
-    result = bash(str(TESTBED / "lib" / "retry.sh"), wget_or_skip(), "-q", "-O", str(out),
-                  f"{url}/pool/libssh2-1_1.10.0-3+b1_amd64.deb")
+    result = bash(
+        str(TESTBED / "lib" / "retry.sh"),
+        wget_or_skip(),
+        "-q",
+        "-O",
+        str(out),
+        f"{url}/pool/libssh2-1_1.10.0-3+b1_amd64.deb",
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == b"the package"
     assert "attempt 1 of 4" in result.stderr and "attempt 2 of 4" in result.stderr
@@ -94,16 +99,26 @@ def test_retry_gives_up_after_the_tries_allowed_and_names_the_command(tmp_path, 
     root, served, front = mirror
     (root / "pool" / "a.deb").write_bytes(b"a")
     url, failures = front(r"\.deb$", fail_first=5)
-    result = bash(str(TESTBED / "lib" / "retry.sh"), wget_or_skip(), "-q", "-O", str(tmp_path / "a"),
-                  f"{url}/pool/a.deb", env={"LLMFLEET_NET_TRIES": "2"})
+    result = bash(
+        str(TESTBED / "lib" / "retry.sh"),
+        wget_or_skip(),
+        "-q",
+        "-O",
+        str(tmp_path / "a"),
+        f"{url}/pool/a.deb",
+        env={"LLMFLEET_NET_TRIES": "2"},
+    )
     assert result.returncode == 8  # wget's "server issued an error response"
-    assert f"giving up on '{shutil.which('wget')} -q -O {tmp_path / 'a'} {url}/pool/a.deb' after 2 attempts" \
+    assert (
+        f"giving up on '{shutil.which('wget')} -q -O {tmp_path / 'a'} {url}/pool/a.deb' after 2 attempts"
         in result.stderr
+    )
     assert sum(failures.values()) == 2 and not served
 
 
-@pytest.mark.parametrize("name, value", [("LLMFLEET_NET_TRIES", "many"), ("LLMFLEET_NET_TRIES", "0"),
-                                         ("LLMFLEET_NET_DELAY_S", "1.5")])
+@pytest.mark.parametrize(
+    "name, value", [("LLMFLEET_NET_TRIES", "many"), ("LLMFLEET_NET_TRIES", "0"), ("LLMFLEET_NET_DELAY_S", "1.5")]
+)
 def test_a_bad_retry_setting_is_named_with_what_would_work(name, value):
     result = bash(str(TESTBED / "lib" / "retry.sh"), "true", env={name: value})
     assert result.returncode == 2
@@ -129,16 +144,25 @@ done
 def build_image(tmp_path, mirror_url, suite="bookworm", image="t/x:latest"):
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir(exist_ok=True)
-    for name, body in {"debootstrap": FAKE_DEBOOTSTRAP,
-                       "docker": '[ "$1" = import ] && { cat > /dev/null; exit 0; }; exit 1'}.items():
+    for name, body in {
+        "debootstrap": FAKE_DEBOOTSTRAP,
+        "docker": '[ "$1" = import ] && { cat > /dev/null; exit 0; }; exit 1',
+    }.items():
         (fake_bin / name).write_text("#!/bin/bash\nset -u\n" + body)
         (fake_bin / name).chmod(0o755)
     packages = tmp_path / "packages"
     packages.write_text("# test packages\nlibc6\nlibssh2-1\n")
     args = [str(TESTBED / "lib" / "debootstrap-image.sh"), image, str(packages), "", suite]
-    return bash(*args, env={"PATH": f"{fake_bin}:{os.environ['PATH']}", "LLMFLEET_TESTBED_MIRROR": mirror_url,
-                            "LLMFLEET_TESTBED_CACHE": str(tmp_path / "cache"), "LLMFLEET_TESTBED_ARCH": "amd64",
-                            "LLMFLEET_TESTBED_REBUILD": "1"})
+    return bash(
+        *args,
+        env={
+            "PATH": f"{fake_bin}:{os.environ['PATH']}",
+            "LLMFLEET_TESTBED_MIRROR": mirror_url,
+            "LLMFLEET_TESTBED_CACHE": str(tmp_path / "cache"),
+            "LLMFLEET_TESTBED_ARCH": "amd64",
+            "LLMFLEET_TESTBED_REBUILD": "1",
+        },
+    )
 
 
 def test_a_failed_debootstrap_is_retried_keeping_what_it_downloaded(tmp_path, mirror):
@@ -168,7 +192,7 @@ def test_images_of_one_suite_share_the_download_cache_and_another_suite_has_its_
     root, served, front = mirror
     for name in ("libc6", "libssh2-1"):
         (root / "pool" / f"{name}.deb").write_bytes(name.encode())
-    url, _ = front(r"^$", fail_first=0)
+    url, _served = front(r"^$", fail_first=0)
     assert build_image(tmp_path, url, image="t/host:latest").returncode == 0
     assert build_image(tmp_path, url, image="t/engine-base:latest").returncode == 0
     assert served == {"/pool/libc6.deb": 1, "/pool/libssh2-1.deb": 1}  # the second image downloaded nothing
@@ -182,7 +206,7 @@ def test_a_debootstrap_that_keeps_failing_fails_the_build_after_the_tries_allowe
     wget_or_skip()
     root, served, front = mirror
     (root / "pool" / "libc6.deb").write_bytes(b"libc6")  # libssh2-1 is missing upstream: 404 every time
-    url, _ = front(r"^$", fail_first=0)
+    url, _served = front(r"^$", fail_first=0)
     result = build_image(tmp_path, url)
     assert result.returncode == 1
     assert "debootstrap of t/x:latest failed 4 times" in result.stderr

@@ -47,7 +47,7 @@ def test_one_container_runs_the_plans_image_argv_and_env(host, plan):
     container = json.loads(host.check_output(f"docker inspect {ids[0]}"))[0]
     argv = [container["Path"], *container["Args"]]
     assert container["Config"]["Image"] == plan["image"]
-    assert argv[len(argv) - len(plan["command"]):] == plan["command"], shlex.join(argv)
+    assert argv[len(argv) - len(plan["command"]) :] == plan["command"], shlex.join(argv)
     for key, value in plan["env"].items():
         assert f"{key}={value}" in container["Config"]["Env"]
     assert container["State"]["Running"] and container["RestartCount"] == 0

@@ -4,6 +4,7 @@ Runs the collection's client (extensions/bench/llmfleet_bench) with the flags th
 gives SGLang's benchmark, then appends one JSON line to --output-file under SGLang's field names
 (``*_e2e_latency_ms`` for E2EL), as sglang.bench_serving does. Unknown flags are refused.
 """
+
 import argparse
 import json
 import os
@@ -11,8 +12,12 @@ import sys
 import tempfile
 
 # SGLang's names for the fields vLLM calls *_e2el_ms (the collection's normaliser maps them back).
-SGLANG_NAMES = {"mean_e2el_ms": "mean_e2e_latency_ms", "median_e2el_ms": "median_e2e_latency_ms",
-                "std_e2el_ms": "std_e2e_latency_ms", "p99_e2el_ms": "p99_e2e_latency_ms"}
+SGLANG_NAMES = {
+    "mean_e2el_ms": "mean_e2e_latency_ms",
+    "median_e2el_ms": "median_e2e_latency_ms",
+    "std_e2el_ms": "std_e2e_latency_ms",
+    "p99_e2el_ms": "p99_e2e_latency_ms",
+}
 
 
 def parse(argv):
@@ -36,13 +41,34 @@ def parse(argv):
 def main(argv):
     args = parse(argv)
     from llmfleet_bench.cli import main as bench_main
+
     with tempfile.TemporaryDirectory() as tmp:
         saved = os.path.join(tmp, "result.json")
-        flags = ["--backend", "openai-chat", "--base-url", args.base_url, "--model", args.model,
-                 "--served-model-name", args.served_model_name, "--dataset-name", "random",
-                 "--random-input-len", str(args.random_input_len), "--random-output-len", str(args.random_output_len),
-                 "--random-range-ratio", "0", "--num-prompts", str(args.num_prompts),
-                 "--seed", str(args.seed), "--save-result", "--result-filename", saved]
+        flags = [
+            "--backend",
+            "openai-chat",
+            "--base-url",
+            args.base_url,
+            "--model",
+            args.model,
+            "--served-model-name",
+            args.served_model_name,
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(args.random_input_len),
+            "--random-output-len",
+            str(args.random_output_len),
+            "--random-range-ratio",
+            "0",
+            "--num-prompts",
+            str(args.num_prompts),
+            "--seed",
+            str(args.seed),
+            "--save-result",
+            "--result-filename",
+            saved,
+        ]
         if args.max_concurrency:
             flags += ["--max-concurrency", str(args.max_concurrency)]
         code = bench_main(flags)

@@ -3,6 +3,7 @@
 The emulator stands in for the engine (the edge we cannot run here); its fault switches make it
 stop early, ignore ignore_eos, answer 500 or stall, as broken servers do.
 """
+
 import json
 import statistics
 import sys
@@ -19,9 +20,16 @@ from llmfleet_bench.emulator import Emulator  # noqa: E402
 
 
 def _config(emu, **extra):
-    cfg = {"base_url": emu.base_url, "served_model_name": "deepseek", "model_id": "deepseek-ai/DeepSeek-V4-Flash",
-           "random_input_len": 200, "random_output_len": 24, "num_prompts": 16, "max_concurrency": 4,
-           "request_timeout": 30}
+    cfg = {
+        "base_url": emu.base_url,
+        "served_model_name": "deepseek",
+        "model_id": "deepseek-ai/DeepSeek-V4-Flash",
+        "random_input_len": 200,
+        "random_output_len": 24,
+        "num_prompts": 16,
+        "max_concurrency": 4,
+        "request_timeout": 30,
+    }
     cfg.update(extra)
     return cfg
 
@@ -68,8 +76,11 @@ def test_requests_carry_ids_and_agree_with_the_server_trace(emulator, http_clien
         row = json.loads(line)
         truth[row["request_id"]] = row
     assert set(truth) == {"gt-%d" % i for i in range(16)}  # x-request-id reached the server
-    server_itls = [b - a for i in range(16) for a, b in zip(truth["gt-%d" % i]["chunk_monotonic"],
-                                                            truth["gt-%d" % i]["chunk_monotonic"][1:])]
+    server_itls = [
+        b - a
+        for i in range(16)
+        for a, b in zip(truth["gt-%d" % i]["chunk_monotonic"], truth["gt-%d" % i]["chunk_monotonic"][1:])
+    ]
     client_itls = [g for row in res["itls"] for g in row]
     # same number of gaps (one per chunk, the role chunk included), and the same median within 2 ms
     assert len(client_itls) == len(server_itls)
@@ -84,8 +95,9 @@ def test_finite_request_rate_spreads_arrivals(emulator):
 
 @BOTH
 def test_worker_processes_share_the_prompts(emulator, http_client):
-    res = run_benchmark(_config(emulator, workers=2, num_prompts=24, max_concurrency=4, save_detailed=True,
-                                http_client=http_client))
+    res = run_benchmark(
+        _config(emulator, workers=2, num_prompts=24, max_concurrency=4, save_detailed=True, http_client=http_client)
+    )
     assert res["completed"] == 24
     client = res["llmfleet"]["client"]
     assert client["workers"] == 2 and sum(w["requests"] for w in client["per_worker"]) == 24
@@ -129,14 +141,16 @@ def test_stalled_stream_hits_the_request_timeout(http_client):
             run_benchmark(_config(emu, num_prompts=2, request_timeout=1, http_client=http_client))
         # a stalled stream is also caught sooner by the idle timeout
         with pytest.raises(BenchmarkError, match="stream_idle_timeout"):
-            run_benchmark(_config(emu, num_prompts=2, request_timeout=30, stream_idle_timeout=0.5,
-                                  http_client=http_client))
+            run_benchmark(
+                _config(emu, num_prompts=2, request_timeout=30, stream_idle_timeout=0.5, http_client=http_client)
+            )
     text = str(err.value)
     assert "No request succeeded" in text and "timed out after 1.0 s" in text
 
 
 def test_unreachable_endpoint():
     from llmfleet_bench.emulator import free_port
+
     with pytest.raises(BenchmarkError, match=r"Cannot reach the server at base_url http://127.0.0.1:\d+"):
         run_benchmark({"base_url": "http://127.0.0.1:%d" % free_port(), "served_model_name": "deepseek"})
 

@@ -1,4 +1,5 @@
 """The random dataset: exact prompt lengths through a tokenizer, seeded, no shared prefixes."""
+
 import asyncio
 import random
 
@@ -123,6 +124,7 @@ def test_harvested_pool_has_no_special_ids():
 
 def test_seed_sized_dataset_is_quick():
     import time
+
     start = time.perf_counter()
     prompts, dummy = _build(WordTokenizerDouble(vocab=32768), n=512, input_len=8192, output_len=1024)
     assert len(prompts) == 512 and prompts[-1].prompt_len == 8192

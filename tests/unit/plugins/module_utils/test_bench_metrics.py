@@ -1,4 +1,5 @@
 """Benchmark metric math: numpy-identical statistics and vLLM's definitions on synthetic timelines."""
+
 import json
 import math
 
@@ -7,7 +8,6 @@ import pytest
 from ansible_collections.llmfleet.serving.plugins.module_utils import _bench_metrics as m
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_config import normalize_config
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_result import build_result
-
 
 # --- statistics: values worked out by hand (numpy 2.x gives the same, bit for bit) -------------------
 
@@ -30,14 +30,17 @@ def test_median_even_and_odd():
     assert m.np_median([3, 1, 2]) == 2.0
 
 
-@pytest.mark.parametrize("values, p, expected", [
-    ([1, 2, 3, 4], 90, 3.7),          # index 2.7: 3 + 0.7 * (4 - 3)
-    ([1, 2, 3, 4], 50, 2.5),
-    ([10.0, 20.0, 30.0], 25, 15.0),   # index 0.5
-    ([10.0, 20.0, 30.0], 100, 30.0),
-    ([10.0, 20.0, 30.0], 0, 10.0),
-    ([7.0], 99, 7.0),
-])
+@pytest.mark.parametrize(
+    "values, p, expected",
+    [
+        ([1, 2, 3, 4], 90, 3.7),  # index 2.7: 3 + 0.7 * (4 - 3)
+        ([1, 2, 3, 4], 50, 2.5),
+        ([10.0, 20.0, 30.0], 25, 15.0),  # index 0.5
+        ([10.0, 20.0, 30.0], 100, 30.0),
+        ([10.0, 20.0, 30.0], 0, 10.0),
+        ([7.0], 99, 7.0),
+    ],
+)
 def test_percentile_linear_interpolation(values, p, expected):
     assert m.np_percentile(values, p) == expected
 
@@ -60,8 +63,20 @@ def test_percentile_names_as_vllm():
 # --- vLLM's definitions on a synthetic timeline ----------------------------------------------------
 
 
-def _rec(index, start, ttft, itl, out_tokens, expected_out, prompt=100, expected_prompt=97, chars=None,
-         finish="length", success=True, error=""):
+def _rec(
+    index,
+    start,
+    ttft,
+    itl,
+    out_tokens,
+    expected_out,
+    prompt=100,
+    expected_prompt=97,
+    chars=None,
+    finish="length",
+    success=True,
+    error="",
+):
     rec = m.RequestRecord(index, "r%d" % index, expected_prompt, expected_out)
     rec.success = success
     rec.error = error
@@ -88,8 +103,16 @@ def timeline():
     # A: empty role chunk at 0.10, then chunks of 1, 1 and 4 tokens (speculative decoding) -> 6 tokens
     a = _rec(0, start=0.0, ttft=0.1, itl=[0.02, 0.02, 0.06], out_tokens=6, expected_out=6, chars=[0, 1, 1, 4])
     # B: failed with HTTP 500
-    b = _rec(1, start=0.0, ttft=0.0, itl=[], out_tokens=None, expected_out=6, success=False,
-             error="HTTP 500 Internal Server Error")
+    b = _rec(
+        1,
+        start=0.0,
+        ttft=0.0,
+        itl=[],
+        out_tokens=None,
+        expected_out=6,
+        success=False,
+        error="HTTP 500 Internal Server Error",
+    )
     b.latency = 0.0
     # C: a single output token, arriving at 1.05 s
     c = _rec(2, start=0.15, ttft=0.9, itl=[], out_tokens=1, expected_out=1)
@@ -229,17 +252,41 @@ def test_failure_summary_groups_errors(timeline):
 # --- the result file -------------------------------------------------------------------------------
 
 VLLM_FIELDS = (
-    "date", "endpoint_type", "backend", "label", "model_id", "tokenizer_id", "num_prompts", "request_rate",
-    "burstiness", "max_concurrency", "duration", "completed", "failed", "total_input_tokens", "total_output_tokens",
-    "request_throughput", "request_goodput", "output_throughput", "total_token_throughput", "latencies",
-    "queue_times", "max_output_tokens_per_s", "max_concurrent_requests",
+    "date",
+    "endpoint_type",
+    "backend",
+    "label",
+    "model_id",
+    "tokenizer_id",
+    "num_prompts",
+    "request_rate",
+    "burstiness",
+    "max_concurrency",
+    "duration",
+    "completed",
+    "failed",
+    "total_input_tokens",
+    "total_output_tokens",
+    "request_throughput",
+    "request_goodput",
+    "output_throughput",
+    "total_token_throughput",
+    "latencies",
+    "queue_times",
+    "max_output_tokens_per_s",
+    "max_concurrent_requests",
 ) + tuple("%s_%s_ms" % (s, n) for s in ("mean", "median", "std", "p99") for n in ("ttft", "tpot", "itl", "e2el"))
 DETAILED = ("input_lens", "output_lens", "ttfts", "itls", "start_times", "errors")
 
 
 def _cfg(**extra):
-    cfg = {"base_url": "http://127.0.0.1:8000", "served_model_name": "deepseek",
-           "model_id": "deepseek-ai/DeepSeek-V4-Flash", "num_prompts": 3, "max_concurrency": 32}
+    cfg = {
+        "base_url": "http://127.0.0.1:8000",
+        "served_model_name": "deepseek",
+        "model_id": "deepseek-ai/DeepSeek-V4-Flash",
+        "num_prompts": 3,
+        "max_concurrency": 32,
+    }
     cfg.update(extra)
     return normalize_config(cfg)
 

@@ -1,16 +1,39 @@
 """The summary prints vllm bench serve's table row for row."""
+
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_report import format_summary, vllm_table
 
 RESULT = {
-    "completed": 512, "failed": 0, "max_concurrency": 32, "request_rate": "inf", "duration": 429.123,
-    "total_input_tokens": 4195840, "total_output_tokens": 524288, "request_throughput": 1.19313,
-    "request_goodput": None, "output_throughput": 1221.77, "max_output_tokens_per_s": 1536.0,
-    "max_concurrent_requests": 32, "total_token_throughput": 10999.5,
-    "mean_ttft_ms": 1701.2, "median_ttft_ms": 900.0, "std_ttft_ms": 3.0, "p50_ttft_ms": 900.0, "p90_ttft_ms": 5000.5,
+    "completed": 512,
+    "failed": 0,
+    "max_concurrency": 32,
+    "request_rate": "inf",
+    "duration": 429.123,
+    "total_input_tokens": 4195840,
+    "total_output_tokens": 524288,
+    "request_throughput": 1.19313,
+    "request_goodput": None,
+    "output_throughput": 1221.77,
+    "max_output_tokens_per_s": 1536.0,
+    "max_concurrent_requests": 32,
+    "total_token_throughput": 10999.5,
+    "mean_ttft_ms": 1701.2,
+    "median_ttft_ms": 900.0,
+    "std_ttft_ms": 3.0,
+    "p50_ttft_ms": 900.0,
+    "p90_ttft_ms": 5000.5,
     "p99_ttft_ms": 20886.0,
-    "mean_tpot_ms": 24.2, "median_tpot_ms": 23.0, "std_tpot_ms": 1.0, "p99_tpot_ms": 51.6,
-    "mean_itl_ms": 65.5, "median_itl_ms": 40.0, "std_itl_ms": 2.0, "p99_itl_ms": 559.0,
-    "mean_e2el_ms": 26400.0, "median_e2el_ms": 26000.0, "std_e2el_ms": 9.0, "p99_e2el_ms": 47000.0,
+    "mean_tpot_ms": 24.2,
+    "median_tpot_ms": 23.0,
+    "std_tpot_ms": 1.0,
+    "p99_tpot_ms": 51.6,
+    "mean_itl_ms": 65.5,
+    "median_itl_ms": 40.0,
+    "std_itl_ms": 2.0,
+    "p99_itl_ms": 559.0,
+    "mean_e2el_ms": 26400.0,
+    "median_e2el_ms": 26000.0,
+    "std_e2el_ms": 9.0,
+    "p99_e2el_ms": 47000.0,
 }
 
 # vLLM's output for the same numbers (rows are "{:<40} {:<10}", so they carry trailing spaces)
@@ -66,8 +89,14 @@ def test_optional_rows_appear_as_in_vllm():
 
 
 def test_invalid_run_is_announced_above_the_table():
-    result = dict(RESULT, llmfleet={"valid": False, "invalid_reasons": ["3 of 512 successful requests returned ..."],
-                                    "client": {"flagged": False}})
+    result = dict(
+        RESULT,
+        llmfleet={
+            "valid": False,
+            "invalid_reasons": ["3 of 512 successful requests returned ..."],
+            "client": {"flagged": False},
+        },
+    )
     text = format_summary(result)
     assert text.startswith("INVALID RUN")
     assert "  - 3 of 512 successful requests returned ..." in text

@@ -1,16 +1,26 @@
 """The client's SSE handling: vLLM's per-request timing rules on byte streams cut anywhere."""
+
 import json
 
 import pytest
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_config import normalize_config
-from ansible_collections.llmfleet.serving.plugins.module_utils._bench_stream import StreamParser, _is_plain_token_chunk, _string_bytes, request_body
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_metrics import RequestRecord
+from ansible_collections.llmfleet.serving.plugins.module_utils._bench_stream import (
+    StreamParser,
+    _is_plain_token_chunk,
+    _string_bytes,
+    request_body,
+)
 
 
 def _chunk(delta, finish=None, usage=None, choices=True):
-    data = {"id": "c", "object": "chat.completion.chunk", "model": "deepseek",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else []}
+    data = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "model": "deepseek",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
+    }
     if usage:
         data["usage"] = usage
     return b"data: " + json.dumps(data).encode() + b"\n\n"
@@ -67,8 +77,16 @@ def test_role_chunk_can_be_skipped_as_released_vllm_does():
 def test_fast_path_measures_what_full_parsing_measures():
     # compact JSON, as vLLM's server writes it: plain token chunks take the fast path
     stream = [(piece.replace(b'": ', b'":').replace(b', "', b',"'), now) for piece, now in STREAM]
-    stream.insert(3, (_chunk({"content": "caf\u00e9 ok"}).replace(b'": ', b'":').replace(b', "', b',"')
-                      .replace(b"\\u00e9", "\u00e9".encode()), 0.16))
+    stream.insert(
+        3,
+        (
+            _chunk({"content": "caf\u00e9 ok"})
+            .replace(b'": ', b'":')
+            .replace(b', "', b',"')
+            .replace(b"\\u00e9", "\u00e9".encode()),
+            0.16,
+        ),
+    )
     assert _is_plain_token_chunk(stream[3][0][6:-2])
     assert stream[3][0][6:-2].endswith(b'"},"logprobs":null,"finish_reason":null}]}')  # vLLM's shape
     fast, dummy = _feed(stream, want_text=False)

@@ -1,7 +1,7 @@
 """The fleet planner: packed replicas, multi-node cells and the refusals, on the facts of whole fleets."""
-import pytest
 
 import gpu_fact_samples as samples
+import pytest
 from test_plan_golden import SEED, parse_docker_run
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._engine_flags import ENGINE_FLAGS
@@ -48,11 +48,14 @@ def plan_of(instance):
 # ---------------------------------------------------------------------------------------------------------------
 # Packing
 # ---------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("gpus, engine, replicas, tp", [
-    pytest.param(samples.b200x8, "vllm", 2, 4, id="8xB200-vLLM-TP4"),
-    pytest.param(samples.h200x8, "sglang", 2, 4, id="8xH200-SGLang-FP8-TP4"),
-    pytest.param(samples.h100x8, "sglang", 1, 8, id="8xH100-SGLang-TP8"),
-])
+@pytest.mark.parametrize(
+    "gpus, engine, replicas, tp",
+    [
+        pytest.param(samples.b200x8, "vllm", 2, 4, id="8xB200-vLLM-TP4"),
+        pytest.param(samples.h200x8, "sglang", 2, 4, id="8xH200-SGLang-FP8-TP4"),
+        pytest.param(samples.h100x8, "sglang", 1, 8, id="8xH100-SGLang-TP8"),
+    ],
+)
 def test_auto_packs_floor_gpus_over_tp_replicas(gpus, engine, replicas, tp):
     fleet = one(gpus(), choices={"engine": engine})
     instances = fleet["hosts"]["h1"]["instances"]
@@ -80,8 +83,16 @@ def test_packed_vllm_replica_is_the_seed_command_with_its_own_port_and_gpus():
     # vLLM listens on 8000 by default: replica 0 needs no flag, replica 1 adds --port
     assert (first["image"], first["env"], first["command"]) == (image, env, command)
     assert second["command"] == command + ["--port", "8001"]
-    assert second["docker_run"][:8] == ["docker", "run", "-d", "--gpus", '"device=4,5,6,7"', "--ipc=host", "-p",
-                                        "8001:8001"]
+    assert second["docker_run"][:8] == [
+        "docker",
+        "run",
+        "-d",
+        "--gpus",
+        '"device=4,5,6,7"',
+        "--ipc=host",
+        "-p",
+        "8001:8001",
+    ]
 
 
 def test_packed_sglang_replicas_get_their_own_nccl_port():
@@ -89,15 +100,22 @@ def test_packed_sglang_replicas_get_their_own_nccl_port():
     assert first["command"][-2:] == ["--nccl-port", "20000"]
     assert second["command"][-2:] == ["--nccl-port", "20001"]
     assert second["command"][second["command"].index("--port") + 1] == "8001"
-    assert one(samples.h200x8(), choices={"engine": "sglang"}, dist_port=31000)["hosts"]["h1"]["instances"][1][
-        "command"][-1] == "31001"
+    assert (
+        one(samples.h200x8(), choices={"engine": "sglang"}, dist_port=31000)["hosts"]["h1"]["instances"][1]["command"][
+            -1
+        ]
+        == "31001"
+    )
 
 
-@pytest.mark.parametrize("block, gpus, engine", [
-    pytest.param(0, samples.b200x8, "sglang", id="8xB200-sglang"),
-    pytest.param(1, samples.h100x8, "sglang", id="8xH100-sglang"),
-    pytest.param(2, samples.b200x8, "vllm", id="8xB200-vllm"),
-])
+@pytest.mark.parametrize(
+    "block, gpus, engine",
+    [
+        pytest.param(0, samples.b200x8, "sglang", id="8xB200-sglang"),
+        pytest.param(1, samples.h100x8, "sglang", id="8xH100-sglang"),
+        pytest.param(2, samples.b200x8, "vllm", id="8xB200-vllm"),
+    ],
+)
 def test_one_replica_per_host_is_the_seeds_docker_run_token_for_token(block, gpus, engine):
     expected = [t.replace("~/", "/root/", 1) if t.startswith("~/") else t for t in SEED[block]]
     (instance,) = one(gpus(), choices={"engine": engine}, replicas_per_host=1)["hosts"]["h1"]["instances"]
@@ -105,17 +123,26 @@ def test_one_replica_per_host_is_the_seeds_docker_run_token_for_token(block, gpu
     assert (instance["name"], instance["gpu_ids"], instance["container"]["gpus"]) == ("llmfleet-deepseek", "all", "all")
 
 
-@pytest.mark.parametrize("gpus, choices", [
-    pytest.param(samples.b200x8, {"engine": "vllm", "port": 9000, "extra_args": ["--enable-log-requests"]}, id="B200"),
-    pytest.param(samples.h100x8, {}, id="H100-auto"),
-    pytest.param(samples.h200x4, {"served_model_name": "dsv4", "env": {"NCCL_DEBUG": "WARN"}}, id="H200x4"),
-])
+@pytest.mark.parametrize(
+    "gpus, choices",
+    [
+        pytest.param(
+            samples.b200x8, {"engine": "vllm", "port": 9000, "extra_args": ["--enable-log-requests"]}, id="B200"
+        ),
+        pytest.param(samples.h100x8, {}, id="H100-auto"),
+        pytest.param(samples.h200x4, {"served_model_name": "dsv4", "env": {"NCCL_DEBUG": "WARN"}}, id="H200x4"),
+    ],
+)
 def test_a_host_with_one_replica_gets_exactly_serving_plans_plan(gpus, choices):
     fleet = one(gpus(), choices=dict(choices), replicas_per_host=1)
     (instance,) = fleet["hosts"]["h1"]["instances"]
     assert plan_of(instance) == build_plan(gpus=gpus(), **choices)
     assert (instance["role"], instance["cell"], instance["serves_http"], instance["index"]) == (
-        "standalone", None, True, 0)
+        "standalone",
+        None,
+        True,
+        0,
+    )
 
 
 def test_one_replica_of_tp4_on_8_gpus_reports_the_idle_gpus():
@@ -129,9 +156,18 @@ def test_one_replica_of_tp4_on_8_gpus_reports_the_idle_gpus():
 def test_endpoints_list_every_replica_with_its_address_and_paths():
     fleet = plan_fleet({"b": host(samples.b200x8(), "10.0.0.9", choices={"engine": "vllm"})})
     assert fleet["endpoints"] == [
-        {"host": "b", "address": "10.0.0.9", "port": 8000 + i, "instance": "llmfleet-deepseek-%d" % i,
-         "engine": "vllm", "served_model_name": "deepseek", "health_path": "/health", "models_path": "/v1/models"}
-        for i in (0, 1)]
+        {
+            "host": "b",
+            "address": "10.0.0.9",
+            "port": 8000 + i,
+            "instance": "llmfleet-deepseek-%d" % i,
+            "engine": "vllm",
+            "served_model_name": "deepseek",
+            "health_path": "/health",
+            "models_path": "/v1/models",
+        }
+        for i in (0, 1)
+    ]
 
 
 def test_user_container_name_gets_the_replica_suffix():
@@ -156,9 +192,17 @@ def test_one_4xh100_host_is_refused_but_two_form_an_sglang_tp8_cell():
     assert (head["role"], worker["role"], head["serves_http"], worker["serves_http"]) == ("head", "worker", True, False)
     assert head["container"]["network"] == "host" and head["container"]["ports"] == []
     assert ["--network", "host"] == head["docker_run"][6:8]
-    assert fleet["cells"] == {"pair": {
-        "hosts": ["h100-a", "h100-b"], "head": "h100-a", "head_address": "10.0.1.1", "dist_port": 20000, "gpus": 8,
-        "engine": "sglang", "tensor_parallel_size": 8}}
+    assert fleet["cells"] == {
+        "pair": {
+            "hosts": ["h100-a", "h100-b"],
+            "head": "h100-a",
+            "head_address": "10.0.1.1",
+            "dist_port": 20000,
+            "gpus": 8,
+            "engine": "sglang",
+            "tensor_parallel_size": 8,
+        }
+    }
     assert [e["host"] for e in fleet["endpoints"]] == ["h100-a"]
 
 
@@ -187,11 +231,21 @@ def test_ipv6_head_address_is_bracketed_in_dist_init_addr():
 
 
 def test_vllm_cell_is_data_parallel_with_expert_parallel_and_headless_workers():
-    hosts = {name: host(samples.b200x8(), "10.0.2.%d" % i, cell="b", choices={"engine": "vllm"})
-             for i, name in enumerate(["b0", "b1", "b2"])}
+    hosts = {
+        name: host(samples.b200x8(), "10.0.2.%d" % i, cell="b", choices={"engine": "vllm"})
+        for i, name in enumerate(["b0", "b1", "b2"])
+    }
     fleet = plan_fleet(hosts, ["b0", "b1", "b2"])
-    common = ["--data-parallel-size", "6", "--data-parallel-size-local", "2", "--data-parallel-address", "10.0.2.0",
-              "--data-parallel-rpc-port", "13345"]
+    common = [
+        "--data-parallel-size",
+        "6",
+        "--data-parallel-size-local",
+        "2",
+        "--data-parallel-address",
+        "10.0.2.0",
+        "--data-parallel-rpc-port",
+        "13345",
+    ]
     head, w1, w2 = (fleet["hosts"][n]["instances"][0] for n in ("b0", "b1", "b2"))
     assert "--enable-expert-parallel" in head["command"]
     assert head["command"][-8:] == common
@@ -206,8 +260,12 @@ def test_vllm_cell_is_data_parallel_with_expert_parallel_and_headless_workers():
 def test_every_flag_the_planner_adds_for_replicas_and_cells_is_in_the_flag_catalog():
     for engine, data in ENGINES.items():
         catalog = ENGINE_FLAGS[engine][data["catalog_version"]]
-        tokens = data["replica_args"] + data["multinode"]["args"] + data["multinode"]["worker_args"] + data[
-            "multinode"]["needs"]
+        tokens = (
+            data["replica_args"]
+            + data["multinode"]["args"]
+            + data["multinode"]["worker_args"]
+            + data["multinode"]["needs"]
+        )
         flags = [t for t in tokens if t.startswith("--")]
         assert flags, engine
         assert [f for f in flags if f not in catalog] == [], engine
@@ -219,7 +277,12 @@ def test_mixed_fleet_packs_hosts_and_forms_the_cell():
     hosts["h200"] = host(samples.h200x8(), "10.0.0.2")
     fleet = plan_fleet(hosts, ["b200", "h100-a", "h100-b", "h200"])
     assert [(e["host"], e["port"]) for e in fleet["endpoints"]] == [
-        ("b200", 8000), ("b200", 8001), ("h100-a", 8000), ("h200", 8000), ("h200", 8001)]
+        ("b200", 8000),
+        ("b200", 8001),
+        ("h100-a", 8000),
+        ("h200", 8000),
+        ("h200", 8001),
+    ]
     assert fleet["reasons"][-1] == "fleet: 4 hosts, 24 GPUs, 24 serving, 5 endpoints (1 cells)."
 
 
@@ -254,8 +317,10 @@ def test_a_cell_mixing_drivers_is_refused():
 
 
 def test_a_cell_whose_gpus_cannot_hold_the_build_is_refused():
-    hosts = {"a": host(samples.gpus("H100", 1), "10.0.0.1", cell="tiny"),
-             "b": host(samples.gpus("H100", 1), "10.0.0.2", cell="tiny")}
+    hosts = {
+        "a": host(samples.gpus("H100", 1), "10.0.0.1", cell="tiny"),
+        "b": host(samples.gpus("H100", 1), "10.0.0.2", cell="tiny"),
+    }
     exc = refused(hosts)
     assert str(exc).startswith("cell tiny, host a: weights do not fit")
     assert "284 GB / tensor_parallel_size 2" in str(exc)
@@ -266,7 +331,8 @@ def test_replicas_per_host_above_what_the_gpus_hold_is_refused():
     exc = refused({"b": host(samples.b200x8(), "10.0.0.1", replicas_per_host=3, choices={"engine": "vllm"})})
     assert str(exc) == (
         "replicas_per_host 3 on host b: 8 GPUs hold 2 replicas of tensor_parallel_size 4 (each replica owns its "
-        "GPUs); use replicas_per_host 2 (or auto), or a smaller tensor_parallel_size")
+        "GPUs); use replicas_per_host 2 (or auto), or a smaller tensor_parallel_size"
+    )
     assert exc.details == {"host": "b", "option": "replicas_per_host"}
 
 
@@ -309,14 +375,17 @@ def test_cell_hosts_with_different_choices_are_refused():
     assert "cell pair: its hosts plan different port (8000 on h100-a; 9000 on h100-b)" in str(exc)
 
 
-@pytest.mark.parametrize("entry, words", [
-    ({"replicas_per_host": 0}, "replicas_per_host 0 on host h1 must be 'auto'"),
-    ({"node_rank": 0}, "node_rank 0 on host h1, which is in no cell"),
-    ({"fabric_interface": "eth0"}, "fabric_interface 'eth0' on host h1, which is in no cell"),
-    ({"address": "has space"}, "hosts.h1.address 'has space'"),
-    ({"colour": "blue"}, "hosts.h1: key 'colour' is not known"),
-    ({"choices": {"gpus": {}}}, "hosts.h1.choices: 'gpus' is not a serving_plan option"),
-])
+@pytest.mark.parametrize(
+    "entry, words",
+    [
+        ({"replicas_per_host": 0}, "replicas_per_host 0 on host h1 must be 'auto'"),
+        ({"node_rank": 0}, "node_rank 0 on host h1, which is in no cell"),
+        ({"fabric_interface": "eth0"}, "fabric_interface 'eth0' on host h1, which is in no cell"),
+        ({"address": "has space"}, "hosts.h1.address 'has space'"),
+        ({"colour": "blue"}, "hosts.h1: key 'colour' is not known"),
+        ({"choices": {"gpus": {}}}, "hosts.h1.choices: 'gpus' is not a serving_plan option"),
+    ],
+)
 def test_bad_host_entries_name_the_key(entry, words):
     base = host(samples.h100x8(), "10.0.0.1")
     base.update(entry)

@@ -1,5 +1,6 @@
 """host_preflight's readers: recorded /proc/net/tcp{,6}, CDI specs as nvidia-ctk writes them, docker/podman ps,
 the Hugging Face cache layout, and the reachability probes on loopback."""
+
 import json
 import socket
 import threading
@@ -39,12 +40,15 @@ def test_socket_owners_names_this_process_for_a_live_listener():
         sock.close()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("0::/system.slice/docker-%s.scope\n" % ("ab" * 32), "ab" * 32),
-    ("12:memory:/docker/%s\n" % ("cd" * 32), "cd" * 32),
-    ("0::/machine.slice/libpod-%s.scope/container\n" % ("ef" * 32), "ef" * 32),
-    ("0::/system.slice/sshd.service\n", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0::/system.slice/docker-%s.scope\n" % ("ab" * 32), "ab" * 32),
+        ("12:memory:/docker/%s\n" % ("cd" * 32), "cd" * 32),
+        ("0::/machine.slice/libpod-%s.scope/container\n" % ("ef" * 32), "ef" * 32),
+        ("0::/system.slice/sshd.service\n", None),
+    ],
+)
 def test_container_id_from_cgroup(text, expected):
     assert probe.container_id_from_cgroup(text) == expected
 
@@ -56,8 +60,15 @@ def test_cdi_spec_yaml_names_only_the_devices_own_names():
 
 
 def test_cdi_spec_json_and_the_directory_reader(tmp_path):
-    (tmp_path / "nvidia.json").write_text(json.dumps({"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu", "devices": [
-        {"name": "0", "containerEdits": {}}, {"name": "all", "containerEdits": {}}]}))
+    (tmp_path / "nvidia.json").write_text(
+        json.dumps(
+            {
+                "cdiVersion": "0.5.0",
+                "kind": "nvidia.com/gpu",
+                "devices": [{"name": "0", "containerEdits": {}}, {"name": "all", "containerEdits": {}}],
+            }
+        )
+    )
     (tmp_path / "other.yaml").write_text("kind: vendor.com/fpga\ndevices:\n- name: x\n")
     (tmp_path / "notes.txt").write_text("kind: nvidia.com/gpu\n")
     cdi = probe.read_cdi([str(tmp_path), str(tmp_path / "missing")])
@@ -66,19 +77,36 @@ def test_cdi_spec_json_and_the_directory_reader(tmp_path):
 
 
 def test_docker_ps_json_lines_and_podman_json_array():
-    docker = "\n".join(json.dumps(x) for x in [
-        {"ID": "a" * 64, "Names": "llmfleet-deepseek-0", "Labels": "llmfleet.plan-hash=123,llmfleet.restart-key=x",
-         "Ports": "0.0.0.0:8000->8000/tcp, :::8000->8000/tcp"},
-        {"ID": "b" * 64, "Names": "web", "Labels": "", "Ports": "0.0.0.0:9000-9001->9000-9001/tcp, 53/udp"},
-    ])
+    docker = "\n".join(
+        json.dumps(x)
+        for x in [
+            {
+                "ID": "a" * 64,
+                "Names": "llmfleet-deepseek-0",
+                "Labels": "llmfleet.plan-hash=123,llmfleet.restart-key=x",
+                "Ports": "0.0.0.0:8000->8000/tcp, :::8000->8000/tcp",
+            },
+            {"ID": "b" * 64, "Names": "web", "Labels": "", "Ports": "0.0.0.0:9000-9001->9000-9001/tcp, 53/udp"},
+        ]
+    )
     found = probe.parse_docker_ps(docker)
     assert [(c["name"], c["host_ports"], "llmfleet.plan-hash" in c["labels"]) for c in found] == [
-        ("llmfleet-deepseek-0", [8000], True), ("web", [9000, 9001], False)]
-    podman = json.dumps([{"Id": "c" * 64, "Names": ["llmfleet-deepseek"], "Labels": {"llmfleet.plan-hash": "1"},
-                          "Ports": [{"host_ip": "", "container_port": 8000, "host_port": 8000, "range": 2,
-                                     "protocol": "tcp"}]}])
+        ("llmfleet-deepseek-0", [8000], True),
+        ("web", [9000, 9001], False),
+    ]
+    podman = json.dumps(
+        [
+            {
+                "Id": "c" * 64,
+                "Names": ["llmfleet-deepseek"],
+                "Labels": {"llmfleet.plan-hash": "1"},
+                "Ports": [{"host_ip": "", "container_port": 8000, "host_port": 8000, "range": 2, "protocol": "tcp"}],
+            }
+        ]
+    )
     assert [(c["id"], c["name"], c["host_ports"]) for c in probe.parse_docker_ps(podman)] == [
-        ("c" * 64, "llmfleet-deepseek", [8000, 8001])]
+        ("c" * 64, "llmfleet-deepseek", [8000, 8001])
+    ]
 
 
 def test_disk_status_uses_the_nearest_existing_parent_and_finds_a_complete_snapshot(tmp_path):
@@ -91,7 +119,9 @@ def test_disk_status_uses_the_nearest_existing_parent_and_finds_a_complete_snaps
     status = probe.disk_status(str(cache), ["deepseek-ai/DeepSeek-V4-Flash", "sgl-project/DeepSeek-V4-Flash-FP8"])
     assert status["exists"] and status["checked_path"] == str(cache) and status["free_bytes"] > 0
     assert [(m["present"], m["bytes"], m["snapshots"]) for m in status["models"]] == [
-        (True, 1000, ["abc123"]), (False, 0, [])]
+        (True, 1000, ["abc123"]),
+        (False, 0, []),
+    ]
     (repo / "blobs" / "sha2.incomplete").write_bytes(b"y" * 10)
     partial = probe.weights_status(str(cache), "deepseek-ai/DeepSeek-V4-Flash")
     assert (partial["present"], partial["bytes"], partial["incomplete"]) == (False, 1010, 1)

@@ -1,37 +1,62 @@
 """Preflight's verdict (_preflight_check / the preflight_problems filter) on fleets the real planner makes and on
 findings shaped as host_preflight returns them: one line per problem, host first, the numbers, what would work."""
+
 import copy
 
-import pytest
-
 import gpu_fact_samples as samples
+import pytest
 
 from ansible_collections.llmfleet.serving.plugins.filter.preflight import preflight_probe_args, preflight_problems
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import instance_ports, problems
 
-GB = 10 ** 9
+GB = 10**9
 HF = "/root/.cache/huggingface"
 
 
 def fleet_b200_and_h100_cell():
-    return plan_fleet({
-        "b200-1": {"gpus": samples.b200x8(), "address": "10.0.0.11", "choices": {"engine": "vllm"}},
-        "h100-1": {"gpus": samples.gpus("H100", 4), "address": "10.0.0.21", "cell": "pair"},
-        "h100-2": {"gpus": samples.gpus("H100", 4), "address": "10.0.0.22", "cell": "pair"},
-    }, ["b200-1", "h100-1", "h100-2"])
+    return plan_fleet(
+        {
+            "b200-1": {"gpus": samples.b200x8(), "address": "10.0.0.11", "choices": {"engine": "vllm"}},
+            "h100-1": {"gpus": samples.gpus("H100", 4), "address": "10.0.0.21", "cell": "pair"},
+            "h100-2": {"gpus": samples.gpus("H100", 4), "address": "10.0.0.22", "cell": "pair"},
+        },
+        ["b200-1", "h100-1", "h100-2"],
+    )
 
 
 def gathered(runtime="docker", free_gb=1000, models=(), listeners=(), containers=(), cdi_devices=None):
     return {
-        "runtime": {"name": runtime, "found": True, "path": "/usr/bin/" + runtime, "version": "27.3.1",
-                    "daemon": {"reachable": True, "version": "27.3.1", "runtimes": ["runc"], "error": None}},
-        "toolkit": {"binaries": {"nvidia-container-runtime-hook": "/usr/bin/nvidia-container-runtime-hook",
-                                 "nvidia-container-runtime": None, "nvidia-ctk": None},
-                    "cdi": {"dirs": ["/etc/cdi", "/var/run/cdi"], "specs": ["/etc/cdi/nvidia.yaml"] if cdi_devices else [],
-                            "devices": list(cdi_devices or []), "errors": []}},
-        "weights": [{"dir": HF, "exists": True, "checked_path": HF, "free_bytes": int(free_gb * GB),
-                     "total_bytes": 4000 * GB, "models": [dict({"present": False, "bytes": 0}, **m) for m in models]}],
+        "runtime": {
+            "name": runtime,
+            "found": True,
+            "path": "/usr/bin/" + runtime,
+            "version": "27.3.1",
+            "daemon": {"reachable": True, "version": "27.3.1", "runtimes": ["runc"], "error": None},
+        },
+        "toolkit": {
+            "binaries": {
+                "nvidia-container-runtime-hook": "/usr/bin/nvidia-container-runtime-hook",
+                "nvidia-container-runtime": None,
+                "nvidia-ctk": None,
+            },
+            "cdi": {
+                "dirs": ["/etc/cdi", "/var/run/cdi"],
+                "specs": ["/etc/cdi/nvidia.yaml"] if cdi_devices else [],
+                "devices": list(cdi_devices or []),
+                "errors": [],
+            },
+        },
+        "weights": [
+            {
+                "dir": HF,
+                "exists": True,
+                "checked_path": HF,
+                "free_bytes": int(free_gb * GB),
+                "total_bytes": 4000 * GB,
+                "models": [dict({"present": False, "bytes": 0}, **m) for m in models],
+            }
+        ],
         "listeners": list(listeners),
         "containers": list(containers),
     }
@@ -42,8 +67,14 @@ def findings_for(fleet, **overrides):
     for host in fleet["hosts"]:
         gpus = samples.b200x8() if host.startswith("b200") else samples.gpus("H100", 4)
         out[host] = {"gather": gathered(), "gpus": gpus, "connect": None, "listen": None}
-    out["h100-2"]["connect"] = {"host": "10.0.0.21", "port": 20000, "connected": True, "error": None, "attempts": 1,
-                                "seconds": 0.01}
+    out["h100-2"]["connect"] = {
+        "host": "10.0.0.21",
+        "port": 20000,
+        "connected": True,
+        "error": None,
+        "attempts": 1,
+        "seconds": 0.01,
+    }
     for host, changes in overrides.items():
         out[host.replace("_", "-")].update(changes)
     return out
@@ -57,20 +88,45 @@ def test_a_ready_fleet_has_no_problem():
 def test_probe_args_name_the_ports_the_planner_claims_and_the_cell_role():
     fleet = fleet_b200_and_h100_cell()
     assert preflight_probe_args(fleet, "b200-1") == {
-        "hf_cache_dirs": [HF], "models": ["deepseek-ai/DeepSeek-V4-Flash"], "ports": [8000, 8001],
-        "role": "standalone", "cell": None, "head": None, "head_address": None, "dist_port": None, "workers": 0}
+        "hf_cache_dirs": [HF],
+        "models": ["deepseek-ai/DeepSeek-V4-Flash"],
+        "ports": [8000, 8001],
+        "role": "standalone",
+        "cell": None,
+        "head": None,
+        "head_address": None,
+        "dist_port": None,
+        "workers": 0,
+    }
     head = preflight_probe_args(fleet, "h100-1")
     # SGLang's head: HTTP 8000 and the dist-init port 20000 with the 9 ports above it.
     assert head["ports"] == [8000] + list(range(20000, 20010))
     assert (head["role"], head["cell"], head["head_address"], head["dist_port"], head["workers"]) == (
-        "head", "pair", "10.0.0.21", 20000, 1)
+        "head",
+        "pair",
+        "10.0.0.21",
+        20000,
+        1,
+    )
     worker = preflight_probe_args(fleet, "h100-2")
-    assert (worker["role"], worker["ports"], worker["models"]) == ("worker", [8000], ["sgl-project/DeepSeek-V4-Flash-FP8"])
+    assert (worker["role"], worker["ports"], worker["models"]) == (
+        "worker",
+        [8000],
+        ["sgl-project/DeepSeek-V4-Flash-FP8"],
+    )
 
 
 def test_packed_sglang_replicas_claim_their_own_nccl_port():
-    fleet = plan_fleet({"h200-1": {"gpus": samples.h200x8(), "address": "10.0.0.31",
-                                   "choices": {"engine": "sglang"}, "dist_port": 21000}})
+    fleet = plan_fleet(
+        {
+            "h200-1": {
+                "gpus": samples.h200x8(),
+                "address": "10.0.0.31",
+                "choices": {"engine": "sglang"},
+                "dist_port": 21000,
+            }
+        }
+    )
     ports = [instance_ports(i, fleet) for i in fleet["hosts"]["h200-1"]["instances"]]
     assert [[claim[0] for claim in claims] for claims in ports] == [[8000, 21000], [8001, 21001]]
 
@@ -79,10 +135,16 @@ def test_runtime_missing_daemon_down_and_toolkit_missing():
     fleet = fleet_b200_and_h100_cell()
     f = findings_for(fleet)
     f["b200-1"]["gather"]["runtime"] = {"name": "docker", "found": False, "path": None, "version": None}
-    f["b200-1"]["gather"]["toolkit"]["binaries"] = {"nvidia-container-runtime-hook": None,
-                                                    "nvidia-container-runtime": None, "nvidia-ctk": None}
-    f["h100-1"]["gather"]["runtime"]["daemon"] = {"reachable": False, "runtimes": [], "error":
-                                                  "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"}
+    f["b200-1"]["gather"]["toolkit"]["binaries"] = {
+        "nvidia-container-runtime-hook": None,
+        "nvidia-container-runtime": None,
+        "nvidia-ctk": None,
+    }
+    f["h100-1"]["gather"]["runtime"]["daemon"] = {
+        "reachable": False,
+        "runtimes": [],
+        "error": "Cannot connect to the Docker daemon at unix:///var/run/docker.sock",
+    }
     lines = problems(fleet, f)
     assert lines == [
         "b200-1: container runtime docker not found (PATH and /usr/bin, /usr/local/bin, /usr/sbin); install docker "
@@ -111,14 +173,20 @@ def test_podman_per_gpu_sets_need_cdi_devices():
         "b200-1: podman finds no CDI spec for nvidia.com/gpu in /etc/cdi, /var/run/cdi, so the planned devices "
         "nvidia.com/gpu=0, nvidia.com/gpu=1, nvidia.com/gpu=2, nvidia.com/gpu=3, nvidia.com/gpu=4, nvidia.com/gpu=5, "
         "nvidia.com/gpu=6, nvidia.com/gpu=7 cannot be added to the containers; generate it on the host: "
-        "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml (nvidia-container-toolkit >= 1.12)"]
+        "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml (nvidia-container-toolkit >= 1.12)"
+    ]
     # A spec named by UUID only (device-name-strategy uuid) has no nvidia.com/gpu=N.
-    uuid_only = {"b200-1": {"gather": gathered("podman", cdi_devices=["nvidia.com/gpu=GPU-1", "nvidia.com/gpu=all"]),
-                            "gpus": samples.b200x8()}}
+    uuid_only = {
+        "b200-1": {
+            "gather": gathered("podman", cdi_devices=["nvidia.com/gpu=GPU-1", "nvidia.com/gpu=all"]),
+            "gpus": samples.b200x8(),
+        }
+    }
     lines = problems(fleet, uuid_only)
     assert len(lines) == 2 and lines[0].startswith(
         "b200-1: llmfleet-deepseek-0 needs the CDI devices nvidia.com/gpu=0, nvidia.com/gpu=1, nvidia.com/gpu=2, "
-        "nvidia.com/gpu=3, which /etc/cdi/nvidia.yaml does not define (defined: nvidia.com/gpu=GPU-1, nvidia.com/gpu=all)")
+        "nvidia.com/gpu=3, which /etc/cdi/nvidia.yaml does not define (defined: nvidia.com/gpu=GPU-1, nvidia.com/gpu=all)"
+    )
     full = ["nvidia.com/gpu=%d" % i for i in range(8)] + ["nvidia.com/gpu=all"]
     assert problems(fleet, {"b200-1": {"gather": gathered("podman", cdi_devices=full), "gpus": samples.b200x8()}}) == []
 
@@ -130,7 +198,8 @@ def test_driver_older_than_the_image_needs():
     assert problems(fleet, f) == [
         "b200-1: NVIDIA driver 570.86.10 is older than 580, which llmfleet-deepseek-0's image "
         "vllm/vllm-openai:deepseekv4-cu130 needs (its CUDA); upgrade the driver to 580 or newer, or set serve_image "
-        "to an image built for the CUDA this driver supports (12.8)"]
+        "to an image built for the CUDA this driver supports (12.8)"
+    ]
 
 
 def test_disk_too_small_unless_the_weights_are_there():
@@ -143,8 +212,11 @@ def test_disk_too_small_unless_the_weights_are_there():
         "b200-1: not enough free disk for the weights under /root/.cache/huggingface: the filesystem of "
         "/root/.cache/huggingface has 100.0 GB free, the download of deepseek-ai/DeepSeek-V4-Flash (146 GB) needs "
         "146.0 GB + 10.0 GB headroom (preflight_disk_headroom_gb); free 56.0 GB there, or set serve_hf_cache_dir to a "
-        "filesystem with room, or put the weights there first"]
-    f["b200-1"]["gather"] = gathered(free_gb=100, models=[{"model_id": "deepseek-ai/DeepSeek-V4-Flash", "bytes": 60 * GB}])
+        "filesystem with room, or put the weights there first"
+    ]
+    f["b200-1"]["gather"] = gathered(
+        free_gb=100, models=[{"model_id": "deepseek-ai/DeepSeek-V4-Flash", "bytes": 60 * GB}]
+    )
     assert problems(fleet, f, disk_headroom_gb=10) == []  # a partial download needs only the rest (86 GB)
     f["b200-1"]["gather"] = gathered(free_gb=1, models=[{"model_id": "deepseek-ai/DeepSeek-V4-Flash", "present": True}])
     assert problems(fleet, f, disk_headroom_gb=10) == []
@@ -156,12 +228,24 @@ def test_a_port_taken_by_another_process_but_not_by_our_own_container():
     f["b200-1"]["gather"]["listeners"] = [
         {"port": 8000, "address": "0.0.0.0", "family": "ipv4", "pid": 4242, "process": "nginx", "container": None},
         {"port": 8000, "address": "::", "family": "ipv6", "pid": 4242, "process": "nginx", "container": None},
-        {"port": 8001, "address": "0.0.0.0", "family": "ipv4", "pid": 77, "process": "docker-proxy",
-         "container": "llmfleet-deepseek-1"},
+        {
+            "port": 8001,
+            "address": "0.0.0.0",
+            "family": "ipv4",
+            "pid": 77,
+            "process": "docker-proxy",
+            "container": "llmfleet-deepseek-1",
+        },
     ]
     f["h100-1"]["gather"]["listeners"] = [
-        {"port": 20003, "address": "0.0.0.0", "family": "ipv4", "pid": 99, "process": "python3",
-         "container": "llmfleet-deepseek"},  # our head on a re-run (host network)
+        {
+            "port": 20003,
+            "address": "0.0.0.0",
+            "family": "ipv4",
+            "pid": 99,
+            "process": "python3",
+            "container": "llmfleet-deepseek",
+        },  # our head on a re-run (host network)
     ]
     f["h100-1"]["gather"]["containers"] = [
         {"id": "a" * 64, "name": "llmfleet-deepseek", "host_ports": [], "llmfleet": True},
@@ -180,8 +264,14 @@ def test_cells_one_head_complete_ranks_same_gpus_and_every_worker_reaches_the_he
     fleet = fleet_b200_and_h100_cell()
     f = findings_for(fleet)
     f["h100-2"]["gpus"] = samples.gpus("H100", 4, driver="575.57.08", cuda="12.9")
-    f["h100-2"]["connect"] = {"host": "10.0.0.21", "port": 20000, "connected": False,
-                              "error": "connection refused (ECONNREFUSED)", "attempts": 80, "seconds": 20.0}
+    f["h100-2"]["connect"] = {
+        "host": "10.0.0.21",
+        "port": 20000,
+        "connected": False,
+        "error": "connection refused (ECONNREFUSED)",
+        "attempts": 80,
+        "seconds": 20.0,
+    }
     assert problems(fleet, f) == [
         "cell pair: the hosts report different drivers now: 575.57.08 on h100-2; 580.159.04 on h100-1; every rank "
         "needs the same GPU model and driver: align them, or re-plan with the hosts in separate cells",
@@ -196,7 +286,8 @@ def test_cells_one_head_complete_ranks_same_gpus_and_every_worker_reaches_the_he
         "(connection refused (ECONNREFUSED), 80 attempts in 20.0 s); the head is not in this play, so no probe "
         "listened there: run preflight with the whole cell; open TCP 20000-20009 from h100-2 to h100-1 (firewall, "
         "security group), or give h100-1 an address the workers route to (its ansible_host / fleet address), and "
-        "check serve_fabric_interface")
+        "check serve_fabric_interface"
+    )
 
 
 def test_a_cell_plan_edited_into_two_heads_and_a_missing_rank():
@@ -215,6 +306,7 @@ def test_a_cell_plan_edited_into_two_heads_and_a_missing_rank():
 
 def test_the_filter_names_what_it_needs():
     from ansible.errors import AnsibleFilterError
+
     with pytest.raises(AnsibleFilterError, match="the fleet must be llmfleet.serving.fleet_plan's 'fleet'"):
         preflight_problems({"endpoints": []}, {})
     with pytest.raises(AnsibleFilterError, match="disk_headroom_gb 'lots' must be a number of GB"):

@@ -3,6 +3,7 @@
 The streams here are written the way vLLM sends them (see the emulator's sse.py for the same shapes);
 each broken variant is one thing a real server or proxy gets wrong.
 """
+
 import json
 
 import pytest
@@ -10,18 +11,21 @@ import pytest
 from ansible_collections.llmfleet.serving.plugins.module_utils import _contract, _secrets, _sse, _verify
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import VerifyError
 
-
 # ---- masking --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key, shown", [
-    ("sk-proj-0123456789abcdefWXYZ", "sk-\u2026WXYZ"),
-    ("abcdefghijklmnop1234", "\u20261234"),
-    ("tok_0123456789abcdef", "tok_\u2026cdef"),
-    ("short-key", "********"),
-    ("fifteen-chars-x", "********"),
-    ("", ""),
-    (None, ""),
-])
+
+@pytest.mark.parametrize(
+    "key, shown",
+    [
+        ("sk-proj-0123456789abcdefWXYZ", "sk-\u2026WXYZ"),
+        ("abcdefghijklmnop1234", "\u20261234"),
+        ("tok_0123456789abcdef", "tok_\u2026cdef"),
+        ("short-key", "********"),
+        ("fifteen-chars-x", "********"),
+        ("", ""),
+        (None, ""),
+    ],
+)
 def test_mask_secret(key, shown):
     assert _secrets.mask_secret(key) == shown
 
@@ -42,20 +46,30 @@ def test_scrub_replaces_every_occurrence():
 
 # ---- SSE ------------------------------------------------------------------------------------
 
+
 def test_iter_sse_splits_events_names_and_multiline_data():
-    raw = (b": keep-alive comment\n\n"
-           b"event: message_start\ndata: {\"a\":1}\n\n"
-           b"data: line one\r\ndata: line two\r\n\r\n"
-           b"data:[DONE]\n\n"
-           b"data: no blank line at the end")
+    raw = (
+        b": keep-alive comment\n\n"
+        b"event: message_start\ndata: {\"a\":1}\n\n"
+        b"data: line one\r\ndata: line two\r\n\r\n"
+        b"data:[DONE]\n\n"
+        b"data: no blank line at the end"
+    )
     assert list(_sse.iter_sse(raw.splitlines(keepends=True))) == [
-        ("message_start", '{"a":1}'), ("message", "line one\nline two"), ("message", "[DONE]"),
-        ("message", "no blank line at the end")]
+        ("message_start", '{"a":1}'),
+        ("message", "line one\nline two"),
+        ("message", "[DONE]"),
+        ("message", "no blank line at the end"),
+    ]
 
 
 def _chunk(delta=None, finish=None, usage=None, choices=True):
-    body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "deepseek",
-            "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}] if choices else []}
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "model": "deepseek",
+        "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}] if choices else [],
+    }
     if usage is not None:
         body["usage"] = usage
     return json.dumps(body)
@@ -68,38 +82,56 @@ def _stream(*datas):
     return [(0.01 * (i + 1), "message", d) for i, d in enumerate(datas)]
 
 
-GOOD = [_chunk({"role": "assistant", "content": ""}), _chunk({"content": " hello"}),
-        _chunk({"content": " there"}), _chunk({"content": " friend"}, finish="length"),
-        _chunk(usage=USAGE, choices=False), "[DONE]"]
+GOOD = [
+    _chunk({"role": "assistant", "content": ""}),
+    _chunk({"content": " hello"}),
+    _chunk({"content": " there"}),
+    _chunk({"content": " friend"}, finish="length"),
+    _chunk(usage=USAGE, choices=False),
+    "[DONE]",
+]
 
 
 def test_a_vllm_style_stream_passes_with_its_numbers():
     summary = _contract.summarize_chat_stream(_stream(*GOOD))
     assert summary["content"] == " hello there friend"
     assert _contract.judge_chat_stream(summary) == (
-        "5 chunks, role chunk, 3 completion tokens (finish_reason length), first token after 20 ms, usage chunk, [DONE]")
+        "5 chunks, role chunk, 3 completion tokens (finish_reason length), first token after 20 ms, usage chunk, [DONE]"
+    )
 
 
 def test_reasoning_only_stream_counts_as_text():
-    datas = [_chunk({"role": "assistant", "content": ""}), _chunk({"reasoning_content": " hmm"}, finish="length"),
-             _chunk(usage=USAGE, choices=False), "[DONE]"]
+    datas = [
+        _chunk({"role": "assistant", "content": ""}),
+        _chunk({"reasoning_content": " hmm"}, finish="length"),
+        _chunk(usage=USAGE, choices=False),
+        "[DONE]",
+    ]
     summary = _contract.summarize_chat_stream(_stream(*datas))
     assert summary["reasoning"] == " hmm"
     _contract.judge_chat_stream(summary)
 
 
-@pytest.mark.parametrize("datas, message", [
-    (GOOD[:4] + ["[DONE]"], "no usage chunk although the request set stream_options.include_usage=true"),
-    (GOOD[:5], "the stream ended without 'data: [DONE]'"),
-    (GOOD[1:], "no role chunk"),
-    (["[DONE]"], "the stream ended without a single chunk (only data: [DONE])"),
-    ([GOOD[0], _chunk(usage=USAGE, choices=False), "[DONE]"], "the stream had 2 chunks but no content"),
-    (GOOD[:2] + [json.dumps({"error": {"message": "EngineDeadError"}})], "the stream carried an error: EngineDeadError"),
-    (GOOD[:2] + ["{not json"], "a stream chunk is not JSON: '{not json'"),
-    (GOOD + [_chunk({"content": "late"})], "1 event(s) came after 'data: [DONE]'"),
-    (GOOD[:4] + [_chunk(usage=dict(USAGE, completion_tokens=0), choices=False), "[DONE]"],
-     "the usage chunk reports completion_tokens=0"),
-])
+@pytest.mark.parametrize(
+    "datas, message",
+    [
+        (GOOD[:4] + ["[DONE]"], "no usage chunk although the request set stream_options.include_usage=true"),
+        (GOOD[:5], "the stream ended without 'data: [DONE]'"),
+        (GOOD[1:], "no role chunk"),
+        (["[DONE]"], "the stream ended without a single chunk (only data: [DONE])"),
+        ([GOOD[0], _chunk(usage=USAGE, choices=False), "[DONE]"], "the stream had 2 chunks but no content"),
+        (
+            GOOD[:2] + [json.dumps({"error": {"message": "EngineDeadError"}})],
+            "the stream carried an error: EngineDeadError",
+        ),
+        (GOOD[:2] + ["{not json"], "a stream chunk is not JSON: '{not json'"),
+        (GOOD + [_chunk({"content": "late"})], "1 event(s) came after 'data: [DONE]'"),
+        (
+            GOOD[:4] + [_chunk(usage=dict(USAGE, completion_tokens=0), choices=False), "[DONE]"],
+            "the usage chunk reports completion_tokens=0",
+        ),
+    ],
+)
 def test_broken_streams_say_what_is_missing(datas, message):
     with pytest.raises(VerifyError) as err:
         _contract.judge_chat_stream(_contract.summarize_chat_stream(_stream(*datas)))
@@ -125,13 +157,20 @@ def test_an_anthropic_stream_passes():
     assert detail.startswith("6 events (message_start ... message_stop), 1 output tokens, stop_reason end_turn")
 
 
-@pytest.mark.parametrize("events, message", [
-    (ANTHROPIC_GOOD[:-1], "the stream lacks message_stop"),
-    (ANTHROPIC_GOOD[:2] + ANTHROPIC_GOOD[3:], "the stream lacks content_block_delta"),
-    ([_ev("error", error={"type": "overloaded_error", "message": "busy"})], "error event: busy"),
-    (ANTHROPIC_GOOD[:4] + [_ev("message_delta", delta={"stop_reason": "end_turn"}, usage={})] + ANTHROPIC_GOOD[5:],
-     "usage.output_tokens=None"),
-])
+@pytest.mark.parametrize(
+    "events, message",
+    [
+        (ANTHROPIC_GOOD[:-1], "the stream lacks message_stop"),
+        (ANTHROPIC_GOOD[:2] + ANTHROPIC_GOOD[3:], "the stream lacks content_block_delta"),
+        ([_ev("error", error={"type": "overloaded_error", "message": "busy"})], "error event: busy"),
+        (
+            ANTHROPIC_GOOD[:4]
+            + [_ev("message_delta", delta={"stop_reason": "end_turn"}, usage={})]
+            + ANTHROPIC_GOOD[5:],
+            "usage.output_tokens=None",
+        ),
+    ],
+)
 def test_broken_anthropic_streams(events, message):
     with pytest.raises(VerifyError) as err:
         _contract.judge_anthropic_stream(_contract.summarize_anthropic_stream(events))
@@ -140,17 +179,21 @@ def test_broken_anthropic_streams(events, message):
 
 # ---- checks, URLs, report -------------------------------------------------------------------
 
+
 def test_default_checks_and_auth_with_a_key():
     assert _verify.resolve_checks(None, None) == ["health", "models", "chat", "chat_stream"]
     assert _verify.resolve_checks(None, "k") == ["health", "models", "chat", "chat_stream", "auth"]
     assert _verify.resolve_checks(["tools", "models", "tools"], None) == ["tools", "models"]
 
 
-@pytest.mark.parametrize("checks, key, message", [
-    (["auth"], None, "checks has 'auth' but api_key is not set"),
-    ([], None, "checks is an empty list"),
-    (["healthz"], None, "checks has 'healthz', which is not a check; the checks are health, models"),
-])
+@pytest.mark.parametrize(
+    "checks, key, message",
+    [
+        (["auth"], None, "checks has 'auth' but api_key is not set"),
+        ([], None, "checks is an empty list"),
+        (["healthz"], None, "checks has 'healthz', which is not a check; the checks are health, models"),
+    ],
+)
 def test_bad_check_lists(checks, key, message):
     with pytest.raises(VerifyError) as err:
         _verify.resolve_checks(checks, key)
@@ -160,8 +203,10 @@ def test_bad_check_lists(checks, key, message):
 def test_base_url_with_v1_is_shortened_with_a_warning():
     url, warnings = _verify.normalize_base_url("http://10.0.0.5:8000/v1/")
     assert url == "http://10.0.0.5:8000"
-    assert warnings == ["base_url 'http://10.0.0.5:8000/v1/' ends in /v1; using the server root "
-                        "http://10.0.0.5:8000 (the module adds /v1/... itself)"]
+    assert warnings == [
+        "base_url 'http://10.0.0.5:8000/v1/' ends in /v1; using the server root "
+        "http://10.0.0.5:8000 (the module adds /v1/... itself)"
+    ]
 
 
 @pytest.mark.parametrize("bad", ["10.0.0.5:8000", "ftp://x", "http://"])
@@ -172,7 +217,9 @@ def test_bad_base_urls(bad):
 
 
 def test_report_entries_and_summary_line():
-    report = [_verify.report_entry("health", True, 0.0012, "ok"),
-              _verify.report_entry("models", True, 0.0023456, "ok")]
+    report = [_verify.report_entry("health", True, 0.0012, "ok"), _verify.report_entry("models", True, 0.0023456, "ok")]
     assert report[1] == {"name": "models", "passed": True, "latency_ms": 2.3, "detail": "ok"}
-    assert _verify.summarize_report(report, 41.04) == "2/2 checks passed (health 1.2 ms, models 2.3 ms); ready after 41.0 s"
+    assert (
+        _verify.summarize_report(report, 41.04)
+        == "2/2 checks passed (health 1.2 ms, models 2.3 ms); ready after 41.0 s"
+    )

@@ -1,4 +1,5 @@
 """The fleet_plan module, run as on a target: options, check mode, types read as serving_plan reads them."""
+
 import json
 
 import gpu_fact_samples as samples
@@ -24,14 +25,16 @@ def test_module_returns_the_fleet_planners_plan_in_check_mode():
     result = run_module(fleet_plan, args, check_mode=True)
     assert result["changed"] is False
     assert json.dumps(result["fleet"], sort_keys=True) == json.dumps(
-        plan_fleet(fleet_args()["hosts"], args["order"]), sort_keys=True)
+        plan_fleet(fleet_args()["hosts"], args["order"]), sort_keys=True
+    )
     assert [e["host"] for e in result["fleet"]["endpoints"]] == ["b200", "b200", "h100-a"]
 
 
 def test_a_one_replica_host_gets_the_same_plan_as_serving_plan():
     choices = {"engine": "sglang", "port": "9000", "speculative": "no", "extra_args": ["--enable-metrics"]}
-    fleet = run_module(fleet_plan, {"hosts": {"h": {"gpus": samples.h100x8(), "address": "10.0.0.5",
-                                                    "choices": dict(choices)}}})["fleet"]
+    fleet = run_module(
+        fleet_plan, {"hosts": {"h": {"gpus": samples.h100x8(), "address": "10.0.0.5", "choices": dict(choices)}}}
+    )["fleet"]
     (instance,) = fleet["hosts"]["h"]["instances"]
     single = run_module(serving_plan, dict(choices, gpus=samples.h100x8()))["plan"]
     assert {k: v for k, v in instance.items() if k in single} == single

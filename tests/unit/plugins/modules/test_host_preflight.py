@@ -1,5 +1,6 @@
 """host_preflight in-process: one call gathers the runtime, toolkit, disk and the named listeners; check mode
 reads the same; bad options are refused naming the option."""
+
 import os
 import socket
 
@@ -16,8 +17,13 @@ def test_one_call_reads_a_missing_runtime_the_disk_and_who_listens(tmp_path, mon
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     port = sock.getsockname()[1]
-    args = {"runtime": "docker", "hf_cache_dirs": [str(tmp_path / "hf")], "models": ["org/model"], "ports": [port],
-            "cdi_dirs": [str(tmp_path / "cdi")]}
+    args = {
+        "runtime": "docker",
+        "hf_cache_dirs": [str(tmp_path / "hf")],
+        "models": ["org/model"],
+        "ports": [port],
+        "cdi_dirs": [str(tmp_path / "cdi")],
+    }
     try:
         result = run_module(host_preflight, args)
         checked = run_module(host_preflight, args, check_mode=True)
@@ -31,14 +37,23 @@ def test_one_call_reads_a_missing_runtime_the_disk_and_who_listens(tmp_path, mon
     assert result["weights"][0]["models"][0]["present"] is False
     assert [(x["port"], x["address"], x["pid"]) for x in result["listeners"]] == [(port, "127.0.0.1", os.getpid())]
     assert {k: checked[k] for k in ("runtime", "toolkit", "listeners")} == {
-        k: result[k] for k in ("runtime", "toolkit", "listeners")}
+        k: result[k] for k in ("runtime", "toolkit", "listeners")
+    }
     assert "connect" not in result and "listen" not in result
 
 
 def test_bad_ports_and_timeouts_are_refused_naming_the_option():
     assert run_module(host_preflight, {"gather": False, "listen": {"port": 0}}, expect_failure=True)["msg"] == (
-        "listen.port 0 is not a TCP port; use 1 to 65535")
-    assert run_module(host_preflight, {"gather": False, "connect": {"host": "127.0.0.1", "port": 1, "timeout": 0}},
-                      expect_failure=True)["msg"] == "connect.timeout 0.0 must be above 0 seconds"
+        "listen.port 0 is not a TCP port; use 1 to 65535"
+    )
+    assert (
+        run_module(
+            host_preflight,
+            {"gather": False, "connect": {"host": "127.0.0.1", "port": 1, "timeout": 0}},
+            expect_failure=True,
+        )["msg"]
+        == "connect.timeout 0.0 must be above 0 seconds"
+    )
     assert run_module(host_preflight, {"ports": [70000]}, expect_failure=True)["msg"] == (
-        "ports 70000 is not a TCP port; use 1 to 65535")
+        "ports 70000 is not a TCP port; use 1 to 65535"
+    )

@@ -3,21 +3,29 @@
 The emulator stands in for the engine's inference (the edge we cannot run here); the module's
 argument handling, the load generator, the metrics, facts and files all run for real.
 """
+
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from module_runner import run_module
 
 from ansible_collections.llmfleet.serving.plugins.modules import llm_benchmark
-from module_runner import run_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "extensions" / "bench"))
 from llmfleet_bench.emulator import Emulator  # noqa: E402
 
-SMALL = {"served_model_name": "deepseek", "model_id": "deepseek-ai/DeepSeek-V4-Flash",
-         "random_input_len": 128, "random_output_len": 16, "num_prompts": 12, "max_concurrency": 4,
-         "num_warmups": 0, "request_timeout": 30}
+SMALL = {
+    "served_model_name": "deepseek",
+    "model_id": "deepseek-ai/DeepSeek-V4-Flash",
+    "random_input_len": 128,
+    "random_output_len": 16,
+    "num_prompts": 12,
+    "max_concurrency": 4,
+    "num_warmups": 0,
+    "request_timeout": 30,
+}
 LABELS = {"host": "b200-node", "plan_hash": "0123abcd", "image": "vllm/vllm-openai:deepseekv4-cu130"}
 
 
@@ -46,8 +54,11 @@ def test_run_returns_result_fact_textfile_and_writes_the_json(server, tmp_path):
 
 def test_check_mode_sends_nothing_and_masks_the_key(tmp_path):
     # Nothing listens on this port: check mode must not try to connect.
-    out = run_module(llm_benchmark, dict(SMALL, base_url="http://127.0.0.1:9", api_key="sk-secret-value",
-                                         result_path=str(tmp_path / "r.json")), check_mode=True)
+    out = run_module(
+        llm_benchmark,
+        dict(SMALL, base_url="http://127.0.0.1:9", api_key="sk-secret-value", result_path=str(tmp_path / "r.json")),
+        check_mode=True,
+    )
     assert out["changed"] is False and "not run" in out["msg"]
     assert "sk-secret-value" not in json.dumps(out)
     assert not (tmp_path / "r.json").exists()
@@ -55,8 +66,11 @@ def test_check_mode_sends_nothing_and_masks_the_key(tmp_path):
 
 def test_regression_gate_fails_against_a_much_faster_baseline(server):
     baseline = {"output_throughput": 1e9, "p99_ttft_ms": 0.001}
-    out = run_module(llm_benchmark, dict(SMALL, base_url=server.base_url, baseline=baseline,
-                                         regression_threshold_pct=10), expect_failure=True)
+    out = run_module(
+        llm_benchmark,
+        dict(SMALL, base_url=server.base_url, baseline=baseline, regression_threshold_pct=10),
+        expect_failure=True,
+    )
     assert out["msg"].startswith("Benchmark regression: output throughput (tok/s) went from")
     assert out["regression"]["passed"] is False
 
@@ -79,38 +93,76 @@ def test_no_successful_request_fails_without_a_fact():
 
 
 def test_engine_result_without_a_success_fails_with_that_result():
-    engine_json = {"backend": "openai-chat", "num_prompts": 4, "completed": 0, "failed": 4, "duration": 1.0,
-                   "output_throughput": 0.0, "mean_ttft_ms": 0.0, "p99_ttft_ms": 0.0,
-                   "errors": ["", "HTTP 503 Service Unavailable"]}
-    out = run_module(llm_benchmark, {"base_url": "http://127.0.0.1:8000", "served_model_name": "deepseek",
-                                     "driver": "engine", "engine": "vllm", "engine_result": engine_json},
-                     expect_failure=True)
+    engine_json = {
+        "backend": "openai-chat",
+        "num_prompts": 4,
+        "completed": 0,
+        "failed": 4,
+        "duration": 1.0,
+        "output_throughput": 0.0,
+        "mean_ttft_ms": 0.0,
+        "p99_ttft_ms": 0.0,
+        "errors": ["", "HTTP 503 Service Unavailable"],
+    }
+    out = run_module(
+        llm_benchmark,
+        {
+            "base_url": "http://127.0.0.1:8000",
+            "served_model_name": "deepseek",
+            "driver": "engine",
+            "engine": "vllm",
+            "engine_result": engine_json,
+        },
+        expect_failure=True,
+    )
     assert "No request succeeded (4 failed)" in out["msg"] and "HTTP 503" in out["msg"]
     assert out["result"]["failed"] == 4
 
 
 @pytest.mark.parametrize("option,value", [("num_prompts", 0), ("max_concurrency", 0), ("random_input_len", -5)])
 def test_nonsense_parameters_are_refused_by_name(option, value):
-    out = run_module(llm_benchmark, dict(SMALL, base_url="http://127.0.0.1:9", **{option: value}),
-                     expect_failure=True)
+    out = run_module(llm_benchmark, dict(SMALL, base_url="http://127.0.0.1:9", **{option: value}), expect_failure=True)
     assert option in out["msg"] and str(value) in out["msg"]
 
 
 def test_engine_driver_normalises_vllm_result_json():
     # Shape of `vllm bench serve --save-result` (field names from vLLM's serve.py).
-    engine_json = {"backend": "openai-chat", "model_id": "deepseek-ai/DeepSeek-V4-Flash", "num_prompts": 512,
-                   "completed": 512, "failed": 0, "duration": 356.9, "output_throughput": 1469.0,
-                   "total_token_throughput": 13217.0, "mean_ttft_ms": 1452.0, "p99_ttft_ms": 10085.0,
-                   "mean_tpot_ms": 20.4, "p99_tpot_ms": 28.5, "mean_itl_ms": 20.3, "p99_itl_ms": 175.9}
-    out = run_module(llm_benchmark, {"base_url": "http://127.0.0.1:8000", "served_model_name": "deepseek",
-                                     "driver": "engine", "engine": "vllm", "engine_result": engine_json,
-                                     "labels": LABELS})
+    engine_json = {
+        "backend": "openai-chat",
+        "model_id": "deepseek-ai/DeepSeek-V4-Flash",
+        "num_prompts": 512,
+        "completed": 512,
+        "failed": 0,
+        "duration": 356.9,
+        "output_throughput": 1469.0,
+        "total_token_throughput": 13217.0,
+        "mean_ttft_ms": 1452.0,
+        "p99_ttft_ms": 10085.0,
+        "mean_tpot_ms": 20.4,
+        "p99_tpot_ms": 28.5,
+        "mean_itl_ms": 20.3,
+        "p99_itl_ms": 175.9,
+    }
+    out = run_module(
+        llm_benchmark,
+        {
+            "base_url": "http://127.0.0.1:8000",
+            "served_model_name": "deepseek",
+            "driver": "engine",
+            "engine": "vllm",
+            "engine_result": engine_json,
+            "labels": LABELS,
+        },
+    )
     assert out["result"]["llmfleet"]["driver"] == "engine"
     assert out["fact"]["output_throughput"] == 1469.0
     assert "Output token throughput (tok/s):" in out["summary"]
 
 
 def test_engine_driver_needs_the_engine_result():
-    out = run_module(llm_benchmark, {"base_url": "http://127.0.0.1:8000", "served_model_name": "deepseek",
-                                     "driver": "engine"}, expect_failure=True)
+    out = run_module(
+        llm_benchmark,
+        {"base_url": "http://127.0.0.1:8000", "served_model_name": "deepseek", "driver": "engine"},
+        expect_failure=True,
+    )
     assert "engine" in out["msg"]

@@ -4,6 +4,7 @@ a subprocess the way the engines start: `python3 -m llmfleet_emulator vllm serve
 The only test doubles are systemctl and journalctl (the init-system edge), written into a directory
 named fake-systemd-bin and put first on PATH; they report the state and the log of the emulator process.
 """
+
 import json
 import os
 import sys
@@ -13,10 +14,9 @@ import urllib.request
 
 import pytest
 from module_runner import run_module
+from verify_server import KEY, MASKED, PLAIN_VLLM, SEED_VLLM, port_open, start_emulator
 
 from ansible_collections.llmfleet.serving.plugins.modules import openai_verify
-
-from verify_server import KEY, MASKED, PLAIN_VLLM, SEED_VLLM, port_open, start_emulator
 
 ALL = ["health", "models", "chat", "chat_stream", "auth", "tools", "reasoning", "anthropic"]
 
@@ -53,8 +53,13 @@ def seed_server(tmp_path_factory):
 
 
 def args(emu, **extra):
-    base = {"base_url": emu.base_url, "served_model_name": "deepseek", "timeout": 20, "request_timeout": 20,
-            "poll_interval": 0.1}
+    base = {
+        "base_url": emu.base_url,
+        "served_model_name": "deepseek",
+        "timeout": 20,
+        "request_timeout": 20,
+        "poll_interval": 0.1,
+    }
     base.update(extra)
     return base
 
@@ -64,6 +69,7 @@ def by_name(result):
 
 
 # ---- readiness and the default checks ---------------------------------------------------------
+
 
 def test_waits_through_loading_then_every_default_check_passes(emulator):
     emu = emulator(env={"EMULATOR_LOAD_SECONDS": "1.0"}, wait=False)
@@ -100,13 +106,15 @@ def test_a_base_url_ending_in_v1_still_works_with_a_warning(emulator):
 
 # ---- every check against the seed's server, key masked --------------------------------------
 
+
 def test_every_check_passes_against_the_seed_command_with_a_key(seed_server):
     result = run_module(openai_verify, args(seed_server, api_key=KEY, checks=ALL))
     report = by_name(result)
     assert [e["name"] for e in result["report"]] == ALL
     assert all(e["passed"] for e in result["report"])
     assert report["auth"]["detail"] == (
-        "GET /v1/models without a key: 401; with a wrong key: 401; with the key given (%s): 200" % MASKED)
+        "GET /v1/models without a key: 401; with a wrong key: 401; with the key given (%s): 200" % MASKED
+    )
     assert report["tools"]["detail"].startswith('tool_calls[0]: get_weather({"city": ')
     assert report["tools"]["detail"].endswith("finish_reason tool_calls")
     assert report["reasoning"]["detail"].startswith("reasoning_content '")
@@ -128,7 +136,8 @@ def test_a_wrong_key_fails_with_the_key_masked(seed_server):
     assert result["msg"] == (
         "models check failed: 401 Unauthorized: the API key given (sk-\u20265555) is not accepted by %s "
         "(GET /v1/models): use the key the server was started with (serve_api_key; vLLM's VLLM_API_KEY or --api-key)"
-        % seed_server.base_url)
+        % seed_server.base_url
+    )
     assert [(e["name"], e["passed"]) for e in result["report"]] == [("health", True), ("models", False)]
     assert wrong not in json.dumps(result, ensure_ascii=False)
 
@@ -137,7 +146,8 @@ def test_a_server_that_needs_a_key_fails_without_one(seed_server):
     result = run_module(openai_verify, args(seed_server), expect_failure=True)
     assert result["msg"] == (
         "models check failed: 401 Unauthorized from GET %s/v1/models: the server requires an API key; set api_key "
-        "(the role's verify_api_key) to the key it was started with" % seed_server.base_url)
+        "(the role's verify_api_key) to the key it was started with" % seed_server.base_url
+    )
 
 
 def test_an_open_endpoint_fails_the_auth_check(emulator):
@@ -146,17 +156,20 @@ def test_an_open_endpoint_fails_the_auth_check(emulator):
     assert result["failed_check"] == "auth"
     assert result["msg"].startswith(
         "auth check failed: the endpoint is open: GET %s/v1/models without a key answered 200 although an API key "
-        "(%s) is configured" % (emu.base_url, MASKED))
+        "(%s) is configured" % (emu.base_url, MASKED)
+    )
 
 
 # ---- wrong model, missing parsers ------------------------------------------------------------
+
 
 def test_a_server_serving_another_model_name(emulator):
     emu = emulator(["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "other"])
     result = run_module(openai_verify, args(emu), expect_failure=True)
     assert result["msg"] == (
         "models check failed: /v1/models lists ['other'] but served_model_name is 'deepseek': the server serves "
-        "another model; check serve_served_model_name or the base_url")
+        "another model; check serve_served_model_name or the base_url"
+    )
     assert result["models"] == ["other"]
 
 
@@ -178,15 +191,19 @@ def test_tools_and_reasoning_without_the_parsers_explain_the_flags(emulator):
 
 
 def test_sglang_warm_up_503_is_waited_for_and_anthropic_works(emulator):
-    emu = emulator(["sglang", "--model-path", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "deepseek",
-                    "--tp", "4"], env={"EMULATOR_WARMUP_SECONDS": "1.0"})
-    result = run_module(openai_verify, args(emu, checks=["health", "models", "chat_stream", "anthropic"],
-                                            unhealthy_grace=10))
+    emu = emulator(
+        ["sglang", "--model-path", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "deepseek", "--tp", "4"],
+        env={"EMULATOR_WARMUP_SECONDS": "1.0"},
+    )
+    result = run_module(
+        openai_verify, args(emu, checks=["health", "models", "chat_stream", "anthropic"], unhealthy_grace=10)
+    )
     assert result["passed"] is True
     assert result["ready_after_s"] >= 0.8  # /health said 503 during the warm-up
 
 
 # ---- failures while waiting -------------------------------------------------------------------
+
 
 def test_a_server_that_never_becomes_ready_fails_at_the_timeout(emulator):
     emu = emulator(env={"EMULATOR_FAULT_NEVER_READY": "1"}, wait=False)
@@ -196,7 +213,8 @@ def test_a_server_that_never_becomes_ready_fails_at_the_timeout(emulator):
     assert 1.5 <= elapsed < 5
     assert result["failed_check"] == "readiness" and result["report"] == [] and result["ready_after_s"] is None
     assert result["msg"].startswith(
-        "the server did not become ready within 1.5 s: waited for GET %s/health to answer 200 (" % emu.base_url)
+        "the server did not become ready within 1.5 s: waited for GET %s/health to answer 200 (" % emu.base_url
+    )
     assert "last: connection refused (the port is closed, as while the engine loads the model)" in result["msg"]
     assert "raise timeout (the role's verify_timeout)" in result["msg"]
 
@@ -204,8 +222,9 @@ def test_a_server_that_never_becomes_ready_fails_at_the_timeout(emulator):
 def test_an_engine_dead_behind_its_http_server_fails_on_503(emulator):
     emu = emulator(env={"EMULATOR_FAULT_DEAD_AFTER_REQUESTS": "1"})
     body = json.dumps({"model": "deepseek", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
-    req = urllib.request.Request(emu.base_url + "/v1/chat/completions", data=body,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        emu.base_url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
     result = run_module(openai_verify, args(emu, unhealthy_grace=0.3), expect_failure=True)
@@ -281,14 +300,17 @@ def test_an_engine_that_exits_during_load_fails_fast_with_the_journal(emulator, 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     started = time.monotonic()
-    result = run_module(openai_verify, args(emu, timeout=600, poll_interval=0.2, unit="llmfleet-deepseek.service"),
-                        expect_failure=True)
+    result = run_module(
+        openai_verify, args(emu, timeout=600, poll_interval=0.2, unit="llmfleet-deepseek.service"), expect_failure=True
+    )
     elapsed = time.monotonic() - started
     watcher.join(5)
     assert elapsed < 10, "failed after %.1f s: should be within seconds, not at the 600 s timeout" % elapsed
     assert exited and 0 <= result["failed_at"] - exited[0] < 1.5
     assert result["msg"].startswith("systemd unit llmfleet-deepseek.service is failed after ")
-    assert "the engine exited with an error. Last 30 lines of journalctl -u llmfleet-deepseek.service:\n" in result["msg"]
+    assert (
+        "the engine exited with an error. Last 30 lines of journalctl -u llmfleet-deepseek.service:\n" in result["msg"]
+    )
     assert "EngineCore failed to start." in result["msg"]
     assert "(emulated fault EMULATOR_FAULT_EXIT_DURING_LOAD)" in result["msg"]
     assert result["unit_state"] == "failed" and result["failed_check"] == "readiness"
