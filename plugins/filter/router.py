@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._router import (
-    RouterInputError, check_port, router_servers as _router_servers)
+from ansible_collections.llmfleet.serving.plugins.module_utils._router import RouterInputError, check_port
+from ansible_collections.llmfleet.serving.plugins.module_utils._router import router_servers as _router_servers
 
 # The documentation lives in router_servers.yml and router_port.yml beside this file.
 
@@ -17,16 +17,16 @@ def router_servers(endpoints, allow_custom_health_path=False, option="router_end
     try:
         return _router_servers(endpoints, allow_custom_health_path=bool(allow_custom_health_path), option=option)
     except RouterInputError as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from exc
 
 
 def router_port(value, option="router_port"):
     try:
         return check_port(value, option)
     except RouterInputError as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from exc
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"router_servers": router_servers, "router_port": router_port}

@@ -17,13 +17,13 @@ import time
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
 
 # srv_admin_state bits of `show servers state` (HAProxy's enum srv_admin, src/server-t.h).
-ADMF_FMAINT = 0x01   # forced into maintenance (set server ... state maint)
-ADMF_IMAINT = 0x02   # maintenance inherited from a tracked server
-ADMF_CMAINT = 0x04   # `disabled` in the configuration
-ADMF_FDRAIN = 0x08   # forced drain (set server ... state drain)
-ADMF_IDRAIN = 0x10   # drain inherited from a tracked server
-ADMF_RMAINT = 0x20   # address resolution failed
-ADMF_HMAINT = 0x40   # FQDN set at runtime
+ADMF_FMAINT = 0x01  # forced into maintenance (set server ... state maint)
+ADMF_IMAINT = 0x02  # maintenance inherited from a tracked server
+ADMF_CMAINT = 0x04  # `disabled` in the configuration
+ADMF_FDRAIN = 0x08  # forced drain (set server ... state drain)
+ADMF_IDRAIN = 0x10  # drain inherited from a tracked server
+ADMF_RMAINT = 0x20  # address resolution failed
+ADMF_HMAINT = 0x40  # FQDN set at runtime
 MAINT_MASK = ADMF_FMAINT | ADMF_IMAINT | ADMF_CMAINT | ADMF_RMAINT
 DRAIN_MASK = ADMF_FDRAIN | ADMF_IDRAIN
 # srv_op_state of `show servers state`.
@@ -42,12 +42,16 @@ def command(socket_path, line, timeout=10.0):
     try:
         try:
             sock.connect(socket_path)
-        except FileNotFoundError:
-            raise HaproxyError("socket %s does not exist: is haproxy running with `stats socket %s level admin` "
-                               "(the router role's router_admin_socket)?" % (socket_path, socket_path))
+        except FileNotFoundError as exc:
+            raise HaproxyError(
+                "socket %s does not exist: is haproxy running with `stats socket %s level admin` "
+                "(the router role's router_admin_socket)?" % (socket_path, socket_path)
+            ) from exc
         except OSError as exc:
-            raise HaproxyError("cannot connect to the HAProxy admin socket %s: %s (run as root or as a member "
-                               "of the haproxy group; is haproxy running?)" % (socket_path, exc))
+            raise HaproxyError(
+                "cannot connect to the HAProxy admin socket %s: %s (run as root or as a member "
+                "of the haproxy group; is haproxy running?)" % (socket_path, exc)
+            ) from exc
         sock.sendall(line.encode("utf-8") + b"\n")
         chunks = []
         while True:
@@ -55,8 +59,8 @@ def command(socket_path, line, timeout=10.0):
             if not data:
                 break
             chunks.append(data)
-    except socket.timeout:
-        raise HaproxyError("HAProxy did not answer %r on %s within %s s" % (line, socket_path, timeout))
+    except socket.timeout as exc:
+        raise HaproxyError("HAProxy did not answer %r on %s within %s s" % (line, socket_path, timeout)) from exc
     finally:
         sock.close()
     return b"".join(chunks).decode("utf-8", "replace")
@@ -158,8 +162,9 @@ def set_state(socket_path, backend, server, state, current=None, timeout=10.0):
     return True
 
 
-def wait_sessions_zero(socket_path, backend, server, wait_timeout, interval=1.0, timeout=10.0,
-                       clock=time.monotonic, sleep=time.sleep):
+def wait_sessions_zero(
+    socket_path, backend, server, wait_timeout, interval=1.0, timeout=10.0, clock=time.monotonic, sleep=time.sleep
+):
     """Poll until the server has no current session and no queued request; returns (status, seconds waited).
     Raises HaproxyError with the sessions still open when ``wait_timeout`` passes."""
     started = clock()
@@ -173,5 +178,7 @@ def wait_sessions_zero(socket_path, backend, server, wait_timeout, interval=1.0,
                 "%s/%s still has %d session(s) and %d queued request(s) after %.0f s (wait_timeout): a stream "
                 "is still running; raise wait_timeout above the longest request, or set the state to maint to "
                 "cut it" % (backend, server, status["sessions"], status["queued"], waited),
-                status=status, waited_s=waited)
+                status=status,
+                waited_s=waited,
+            )
         sleep(min(interval, max(0.0, wait_timeout - waited)) or interval)

@@ -121,7 +121,11 @@ waited_s:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._haproxy import (
-    HaproxyError, server_status, set_state, wait_sessions_zero)
+    HaproxyError,
+    server_status,
+    set_state,
+    wait_sessions_zero,
+)
 
 
 def main():
@@ -151,8 +155,9 @@ def main():
             set_state(p["socket"], p["backend"], p["server"], p["state"], current=previous, timeout=p["timeout"])
         waited = 0.0
         if p["wait"]:
-            current, waited = wait_sessions_zero(p["socket"], p["backend"], p["server"], p["wait_timeout"],
-                                                 p["wait_interval"], p["timeout"])
+            current, waited = wait_sessions_zero(
+                p["socket"], p["backend"], p["server"], p["wait_timeout"], p["wait_interval"], p["timeout"]
+            )
         else:
             current = server_status(p["socket"], p["backend"], p["server"], p["timeout"]) if changed else previous
     except HaproxyError as exc:

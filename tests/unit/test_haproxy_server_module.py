@@ -5,24 +5,29 @@ per connection, `;`-separated commands, nothing on success, "No such server." ot
 bits the way HAProxy does: `state drain` adds FDRAIN (maintenance stays), `state maint` adds FMAINT, `state ready`
 clears both. The molecule scenario `router` runs the same module against the real HAProxy.
 """
+
 import os
 import socket
 import tempfile
 import threading
 
 import pytest
-
 from module_runner import run_module
+
 from ansible_collections.llmfleet.serving.plugins.module_utils import _haproxy
 from ansible_collections.llmfleet.serving.plugins.modules import haproxy_server
 
-STATE_HEADER = ("be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
-                "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
-                "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl "
-                "srv_check_port srv_check_addr srv_agent_addr srv_agent_port")
-STAT_HEADER = ("pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,"
-               "status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,"
-               "type,rate,rate_lim,rate_max,check_status")
+STATE_HEADER = (
+    "be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+    "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+    "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl "
+    "srv_check_port srv_check_addr srv_agent_addr srv_agent_port"
+)
+STAT_HEADER = (
+    "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,"
+    "status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,"
+    "type,rate,rate_lim,rate_max,check_status"
+)
 
 
 class FakeHaproxy:
@@ -63,8 +68,10 @@ class FakeHaproxy:
                 return "Can't find backend.\n"
             rows = ["1", "# " + STATE_HEADER]
             for i, (name, s) in enumerate(self.servers.items(), 1):
-                rows.append("3 llmfleet_engines %d %s 10.0.0.%d 2 %d 1 1 7 6 3 4 6 0 0 0 - 8000 - 0 0 - - 0"
-                            % (i, name, i, s["admin"]))
+                rows.append(
+                    "3 llmfleet_engines %d %s 10.0.0.%d 2 %d 1 1 7 6 3 4 6 0 0 0 - 8000 - 0 0 - - 0"
+                    % (i, name, i, s["admin"])
+                )
             return "\n".join(rows) + "\n\n"
         if cmd == "show stat":
             if self.sessions_script:
@@ -74,8 +81,10 @@ class FakeHaproxy:
             rows = ["# " + STAT_HEADER, "llmfleet,FRONTEND,,,0,1,4096,3,,,,,,,,,,OPEN" + "," * 19]
             for name, s in self.servers.items():
                 status = "MAINT" if s["admin"] & 1 else ("DRAIN" if s["admin"] & 8 else "UP")
-                rows.append("llmfleet_engines,%s,%d,0,%d,2,,%d,0,0,,0,,0,0,0,0,%s,1,1,0,0,0,7,0,,1,3,1,,%d,,2,0,,2,L7OK"
-                            % (name, s["qcur"], s["scur"], s["stot"], status, s["stot"]))
+                rows.append(
+                    "llmfleet_engines,%s,%d,0,%d,2,,%d,0,0,,0,,0,0,0,0,%s,1,1,0,0,0,7,0,,1,3,1,,%d,,2,0,,2,L7OK"
+                    % (name, s["qcur"], s["scur"], s["stot"], status, s["stot"])
+                )
             return "\n".join(rows) + "\n\n"
         if cmd.startswith("set server "):
             be, _, srv = words[2].partition("/")
@@ -163,8 +172,11 @@ def test_wait_until_sessions_reach_zero(haproxy):
 
 def test_wait_timeout_fails_with_open_sessions(haproxy):
     haproxy.servers["gpu-a-llmfleet-0"]["scur"] = 1
-    result = run_module(haproxy_server, args(haproxy, state="drain", wait=True, wait_interval=0.05, wait_timeout=0.2),
-                        expect_failure=True)
+    result = run_module(
+        haproxy_server,
+        args(haproxy, state="drain", wait=True, wait_interval=0.05, wait_timeout=0.2),
+        expect_failure=True,
+    )
     assert "still has 1 session(s)" in result["msg"] and "wait_timeout" in result["msg"]
     # the drain itself happened: the rollout's failure handling decides what comes next
     assert haproxy.servers["gpu-a-llmfleet-0"]["admin"] == 8
@@ -187,10 +199,17 @@ def test_bad_timeout_refused(haproxy):
 
 
 def test_refusal_from_haproxy_is_reported(haproxy, monkeypatch):
-    monkeypatch.setattr(_haproxy, "command", lambda path, line, timeout=10: (
-        "Permission denied\n" if line.startswith("set ") else FakeHaproxy.answer(haproxy, line)))
+    monkeypatch.setattr(
+        _haproxy,
+        "command",
+        lambda path, line, timeout=10: (
+            "Permission denied\n" if line.startswith("set ") else FakeHaproxy.answer(haproxy, line)
+        ),
+    )
     result = run_module(haproxy_server, args(haproxy, state="maint"), expect_failure=True)
-    assert "HAProxy refused 'set server llmfleet_engines/gpu-a-llmfleet-0 state maint': Permission denied" in result["msg"]
+    assert (
+        "HAProxy refused 'set server llmfleet_engines/gpu-a-llmfleet-0 state maint': Permission denied" in result["msg"]
+    )
 
 
 def test_admin_bits():

@@ -1,20 +1,36 @@
 """The router role's input checks (router_servers / router_port filters): refused before any change, the variable named."""
-from ansible.errors import AnsibleFilterError
+
 import pytest
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.serving.plugins.filter.router import router_port, router_servers
 
 
-def ep(host="gpu-a", port=8000, instance="llmfleet-0", engine="vllm", health_path="/health", address=None,
-       model="deepseek-v4-flash"):
-    return {"host": host, "address": address or "10.0.0.%d" % (sum(map(ord, host)) % 250 + 1), "port": port,
-            "instance": instance, "engine": engine, "served_model_name": model, "health_path": health_path,
-            "models_path": "/v1/models"}
+def ep(
+    host="gpu-a",
+    port=8000,
+    instance="llmfleet-0",
+    engine="vllm",
+    health_path="/health",
+    address=None,
+    model="deepseek-v4-flash",
+):
+    return {
+        "host": host,
+        "address": address or "10.0.0.%d" % (sum(map(ord, host)) % 250 + 1),
+        "port": port,
+        "instance": instance,
+        "engine": engine,
+        "served_model_name": model,
+        "health_path": health_path,
+        "models_path": "/v1/models",
+    }
 
 
 def test_servers_are_named_host_instance_in_order():
-    servers = router_servers([ep("gpu-a", 8000), ep("gpu-a", 8001, instance="llmfleet-1"),
-                              ep("gpu-b", engine="sglang")])
+    servers = router_servers(
+        [ep("gpu-a", 8000), ep("gpu-a", 8001, instance="llmfleet-1"), ep("gpu-b", engine="sglang")]
+    )
     assert [s["name"] for s in servers] == ["gpu-a-llmfleet-0", "gpu-a-llmfleet-1", "gpu-b-llmfleet-0"]
     assert servers[1]["port"] == 8001 and servers[2]["engine"] == "sglang"
     assert all(s["health_path"] == "/health" for s in servers)
@@ -62,8 +78,11 @@ def test_path_that_would_break_the_config_is_refused_even_when_custom():
 
 
 def test_duplicate_server_names_refused():
-    with pytest.raises(AnsibleFilterError, match=r"router_endpoints\[1\] and router_endpoints\[0\] both become the "
-                                                 r"HAProxy server 'gpu-a-llmfleet-0'"):
+    with pytest.raises(
+        AnsibleFilterError,
+        match=r"router_endpoints\[1\] and router_endpoints\[0\] both become the "
+        r"HAProxy server 'gpu-a-llmfleet-0'",
+    ):
         router_servers([ep("gpu-a", 8000), ep("gpu-a", 8001)])
 
 

@@ -1,6 +1,7 @@
 """verify_via_router: the verify role checks the router's endpoint, not the host's, and prints client settings that
 point at the router. The "router" here is an emulator on another port than the plan's (what a client would reach
 through HAProxy); the host's own port is closed, so a pass proves the check went to the router URL."""
+
 import socket
 
 import pytest
@@ -21,9 +22,15 @@ def test_verify_goes_through_the_router_url(tmp_path):
     # but replace loopback ones), so the emulator listens on every address.
     router = start_emulator(tmp_path, SEED_VLLM + ["--host", "0.0.0.0"])
     try:
-        proc, out = run_playbook(tmp_path, router, {
-            "llmfleet_plan": {"port": free_port(), "served_model_name": "deepseek", "readiness": {"timeout_s": 5}},
-            "verify_via_router": True, "verify_router_url": "http://127.0.0.2:%d" % router.port})
+        proc, out = run_playbook(
+            tmp_path,
+            router,
+            {
+                "llmfleet_plan": {"port": free_port(), "served_model_name": "deepseek", "readiness": {"timeout_s": 5}},
+                "verify_via_router": True,
+                "verify_router_url": "http://127.0.0.2:%d" % router.port,
+            },
+        )
     finally:
         router.stop()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
