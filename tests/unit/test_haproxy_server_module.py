@@ -46,7 +46,7 @@ class FakeHaproxy:
     def _serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 return
             with conn:
@@ -87,7 +87,7 @@ class FakeHaproxy:
                 )
             return "\n".join(rows) + "\n\n"
         if cmd.startswith("set server "):
-            be, _, srv = words[2].partition("/")
+            be, _sep, srv = words[2].partition("/")
             if be != "llmfleet_engines" or srv not in self.servers:
                 return "No such server.\n\n"
             s = self.servers[srv]
