@@ -47,11 +47,11 @@ cp -r "$here/engine/." "$ctx/"
 cp -r "$repo/extensions/emulator/llmfleet_emulator" "$ctx/"
 # For the engine-benchmark doubles (`vllm bench serve`, `python3 -m sglang.bench_serving`): the
 # collection's client and the module_utils it imports. The engine flag catalog goes along so the
-# stand-in accepts every flag the planner lets through (llmfleet_emulator/flag_catalog.py).
+# stand-in accepts every flag the planner lets through (llmfleet_emulator/flag_catalog.py). All of
+# module_utils, not a list of the client's files: a list goes stale when the client imports a new one.
 cp -r "$repo/extensions/bench/llmfleet_bench" "$ctx/"
 mkdir -p "$ctx/ansible_collections/llmfleet/serving/plugins/module_utils"
-cp "$repo"/plugins/module_utils/_bench_*.py "$repo/plugins/module_utils/_errors.py" \
-  "$repo/plugins/module_utils/_engine_flags.py" "$ctx/ansible_collections/llmfleet/serving/plugins/module_utils/"
+cp "$repo"/plugins/module_utils/*.py "$ctx/ansible_collections/llmfleet/serving/plugins/module_utils/"
 find "$ctx" -name __pycache__ -prune -exec rm -rf {} +
 # Fixed mtimes: an unchanged tree gives the same layers (Docker's build cache), so the same image IDs.
 find "$ctx" -exec touch -h -d @0 {} +

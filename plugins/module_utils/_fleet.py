@@ -241,10 +241,10 @@ def _ranges(ids):
         elif i == prev + 1:
             prev = i
         else:
-            parts.append(str(start) if start == prev else "%d-%d" % (start, prev))
+            parts.append(str(start) if start == prev else "%s-%s" % (start, prev))
             start = prev = i
     if start is not None:
-        parts.append(str(start) if start == prev else "%d-%d" % (start, prev))
+        parts.append(str(start) if start == prev else "%s-%s" % (start, prev))
     return ",".join(parts)
 
 

@@ -68,9 +68,16 @@ def plan_changes(previous, current, keys):
     return changes
 
 
+def _diff_lines(key, value):
+    # A list (an argv) one item a line, so the unified diff marks the one flag that changed.
+    if isinstance(value, list):
+        return "%s:\n%s" % (key, "".join("  %s\n" % _shown(item) for item in value))
+    return "%s: %s\n" % (key, _shown(value))
+
+
 def plan_diff(previous, current, keys):
-    """An Ansible ``diff`` dict (before/after text, one ``key: value`` line per leaf that differs)."""
+    """An Ansible ``diff`` dict: before/after text of the leaves that differ (``key: value``, lists one item a line)."""
     changes = plan_changes(previous, current, keys)
-    before = "".join("%s: %s\n" % (c["key"], _shown(c["before"])) for c in changes)
-    after = "".join("%s: %s\n" % (c["key"], _shown(c["after"])) for c in changes)
+    before = "".join(_diff_lines(c["key"], c["before"]) for c in changes)
+    after = "".join(_diff_lines(c["key"], c["after"]) for c in changes)
     return {"before": before, "after": after, "before_header": "deployed plan", "after_header": "new plan"}

@@ -5,7 +5,7 @@
 
 from pathlib import Path
 
-from emulator_harness import Emulator, port_open  # noqa: F401 - port_open: for the tests
+from emulator_harness import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-llmfleet-test-0123456789abcdef"

@@ -56,4 +56,13 @@ def test_diff_text_has_one_line_per_change():
     diff = plan_diff(before, after, HASHED_KEYS)
     assert "port: 8000\n" in diff["before"]
     assert "port: 8100\n" in diff["after"]
-    assert "container.ports: " in diff["after"]
+    assert "container.ports:\n  8100:8100\n" in diff["after"]
+
+
+def test_diff_text_lists_an_argv_one_item_a_line():
+    before = build_plan(b200x8(), engine="vllm")
+    after = build_plan(b200x8(), engine="vllm", tensor_parallel_size=8)
+    diff = plan_diff(before, after, HASHED_KEYS)
+    assert "tensor_parallel_size: 4\n" in diff["before"] and "tensor_parallel_size: 8\n" in diff["after"]
+    assert "command:\n  --model\n" in diff["before"]
+    assert "  --tensor-parallel-size\n  4\n" in diff["before"] and "  --tensor-parallel-size\n  8\n" in diff["after"]
