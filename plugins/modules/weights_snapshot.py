@@ -130,6 +130,10 @@ snapshot_dir:
   description: The snapshot directory of the commit.
   returned: always
   type: str
+check_mode:
+  description: The call ran in check mode (so nothing was fetched or removed, and C(verified) is the state before).
+  returned: always
+  type: bool
 seconds:
   description: Wall time of the call.
   returned: always
@@ -192,6 +196,7 @@ def run(module):
         "free_path": free_path,
         "snapshot_dir": state["snapshot_dir"],
         "verified": state["verified"],
+        "check_mode": module.check_mode,
     }
     if p["remove_corrupt"] and state["corrupt"]:
         result["changed"] = True
