@@ -197,8 +197,11 @@ def make_handler(repos, stats, fail_first=0, token=None):
             if f is None:
                 return self._json(404, {"error": "Entry not found"}, "EntryNotFound")
             data = f["data"]
-            headers = {"X-Repo-Commit": repo.commit, "Accept-Ranges": "bytes",
-                       "Content-Type": "application/octet-stream"}
+            headers = {
+                "X-Repo-Commit": repo.commit,
+                "Accept-Ranges": "bytes",
+                "Content-Type": "application/octet-stream",
+            }
             if f["lfs"]:
                 headers["X-Linked-Etag"] = '"%s"' % f["sha256"]
                 headers["X-Linked-Size"] = str(len(data))

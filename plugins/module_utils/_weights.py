@@ -64,11 +64,11 @@ def _get_json(url, token, timeout):
             403: "the token may not read this repository (gated: accept its terms on the hub with that account)",
             404: "no such repository or revision: check the model id and weights_revision",
         }.get(exc.code, "the hub answered an error; run again when it recovers")
-        raise WeightsError("GET %s answered HTTP %d: %s" % (url, exc.code, hint), status=exc.code)
+        raise WeightsError("GET %s answered HTTP %d: %s" % (url, exc.code, hint), status=exc.code) from None
     except (URLError, OSError, ValueError) as exc:
         raise WeightsError(
             "GET %s failed: %s; check that this host reaches the hub (weights_hf_endpoint)" % (url, exc)
-        )
+        ) from None
 
 
 def fetch_manifest(endpoint, repo_id, revision, token=None, timeout=30.0):

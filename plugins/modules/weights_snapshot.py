@@ -143,6 +143,7 @@ seconds:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.llmfleet.serving.plugins.module_utils import _weights as w
 
 ARGUMENT_SPEC = dict(
@@ -206,7 +207,11 @@ def run(module):
         result["changed"] = True
         if writing:
             result["bytes_from_peer"] = w.fetch_from_peer(
-                p["cache_dir"], p["repo_id"], manifest, p["source_url"], state["missing"] + state["corrupt"],
+                p["cache_dir"],
+                p["repo_id"],
+                manifest,
+                p["source_url"],
+                state["missing"] + state["corrupt"],
                 p["timeout"],
             )
     if writing and (state["verified"] or p["source_url"]) and not p["remove_corrupt"]:

@@ -200,8 +200,9 @@ def test_an_interrupted_copy_resumes_from_where_it_stopped(seeded):
 def test_a_peer_that_cannot_reach_the_seeder_gets_a_message_naming_the_port(seeded):
     manifest, _repo, _url, peer = seeded
     with pytest.raises(w.WeightsError) as err:
-        w.fetch_from_peer(str(peer), REPO, manifest, "http://127.0.0.1:9/blobs", [manifest["files"][0]["path"]],
-                          timeout=2, retries=0)
+        w.fetch_from_peer(
+            str(peer), REPO, manifest, "http://127.0.0.1:9/blobs", [manifest["files"][0]["path"]], timeout=2, retries=0
+        )
     assert "weights_serve_port" in err.value.msg and "resumes" in err.value.msg
 
 
