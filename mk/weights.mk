@@ -5,3 +5,5 @@ testbed-hf-engine-image: ## build the engine stand-in with huggingface_hub (pinn
 
 test-molecule-weights: venv link testbed-images testbed-hf-engine-image ## molecule: weights once per fleet (hub double, seeder, peer copy, corruption, disk)
 	molecule test -s weights
+
+INTEGRATION_TARGETS += test-molecule-weights
