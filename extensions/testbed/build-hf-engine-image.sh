@@ -16,7 +16,8 @@ ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp "$here/engine-hf/Dockerfile" "$here/engine-hf/hf" "$ctx/"
 chmod 0755 "$ctx/hf"
-bash "$here/lib/retry.sh" python3 -m pip install --quiet --disable-pip-version-check --no-compile --retries 10 --timeout 60 \
+# The pip of the collection's venv (make passes it): a fresh Debian's python3 may have no pip module.
+bash "$here/lib/retry.sh" "${LLMFLEET_PYTHON:-python3}" -m pip install --quiet --disable-pip-version-check --no-compile --retries 10 --timeout 60 \
   --target "$ctx/site" -r "$here/engine-hf/requirements.txt"
 rm -rf "$ctx/site/bin"
 docker build -q --label "org.llmfleet.recipe=$recipe" --build-arg "BASE=$base" -t "$image" "$ctx" > /dev/null
