@@ -79,4 +79,16 @@ for stand_in in engine-vllm engine-sglang; do
     docker exec "$host" "$cli" tag "llmfleet-testbed/$stand_in:latest" "$name"
   done
 done
+# TEST DOUBLE for the model weights: a test host has no room for a 146-284 GB build (preflight checks the free
+# disk unless the build is in the cache), so each build the profiles name gets a stand-in snapshot in the
+# default HF cache, as a host that ran the weights role (llmfleet.serving.weights) would have it. The engine
+# stand-ins never read it. LLMFLEET_TESTBED_WEIGHTS="" leaves it out (a host that must download).
+hub=/root/.cache/huggingface/hub
+for model in ${LLMFLEET_TESTBED_WEIGHTS-deepseek-ai/DeepSeek-V4-Flash sgl-project/DeepSeek-V4-Flash-FP8}; do
+  snapshot="$hub/models--${model//\//--}/snapshots/testbed"
+  if ! docker exec "$host" test -s "$snapshot/config.json"; then
+    docker exec "$host" sh -c "mkdir -p '$snapshot' && echo '{\"llmfleet_testbed\": \"stand-in for $model\"}' > '$snapshot/config.json'"
+    echo "testbed: $host changed: stand-in weights $snapshot"
+  fi
+done
 echo "testbed: $host is a $gpus node with the engine stand-ins"
