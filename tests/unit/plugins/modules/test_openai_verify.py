@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 from emulator_harness import port_open
-from module_runner import run_module
-from verify_server import KEY, MASKED, PLAIN_VLLM, SEED_VLLM, start_emulator
+from helpers.module_runner import run_module
+from helpers.verify_server import KEY, MASKED, PLAIN_VLLM, SEED_VLLM, start_emulator
 
 from ansible_collections.llmfleet.serving.plugins.modules import openai_verify
 
