@@ -29,23 +29,15 @@ description:
     (C(result.llmfleet.valid) false) and makes the module fail unless O(fail_on_invalid=false).
   - Zero successful requests fail the module; no fact or file is produced from empty numbers.
 options:
+  # base_url, served_model_name and api_key: the endpoint doc fragment (llmfleet.serving.endpoint)
   base_url:
-    description: Server root URL, without C(/v1).
-    type: str
     required: true
   endpoint:
     description: Path of the chat completions endpoint.
     type: str
     default: /v1/chat/completions
-  served_model_name:
-    description: Model name to send (the server's C(--served-model-name)).
-    type: str
-    required: true
   model_id:
     description: Weights repository recorded in the result as C(model_id) and C(tokenizer_id).
-    type: str
-  api_key:
-    description: Bearer token for servers started with an API key.
     type: str
   driver:
     description: Where the load comes from.
@@ -142,6 +134,8 @@ options:
   result_path:
     description: Write the result JSON here (mode 0644), where the module runs.
     type: path
+extends_documentation_fragment:
+  - llmfleet.serving.endpoint
 notes:
   - In check mode nothing is sent to the server and nothing is written; the module reports what it would run.
 seealso:
