@@ -132,10 +132,21 @@ options:
     type: bool
     default: true
   result_path:
-    description: Write the result JSON here (mode 0644), where the module runs.
+    description:
+      - Write the result JSON here (mode 0644), where the module runs.
+      - The file is written whole (a temporary file in the same folder, then renamed over it), so a reader never
+        sees half a result; an identical file is left alone. Check mode writes nothing; diff mode shows the file
+        before and after.
     type: path
 extends_documentation_fragment:
   - llmfleet.serving.endpoint
+attributes:
+  check_mode:
+    support: full
+    description: With O(driver=client) nothing is sent to the server; nothing is written to O(result_path).
+  diff_mode:
+    support: full
+    description: Shows O(result_path) before and after.
 notes:
   - In check mode nothing is sent to the server and nothing is written; the module reports what it would run.
 seealso:
@@ -245,7 +256,7 @@ def main():
         supports_check_mode=True,
     )
     try:
-        outcome = run(module.params, check_mode=module.check_mode)
+        outcome = run(module)
     except LlmfleetError as exc:
         fail_from_exception(module, exc)
     if outcome.pop("failed", False):
