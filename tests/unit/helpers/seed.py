@@ -6,7 +6,7 @@ with these tokens.
 
 import shlex
 
-from helpers import FIXTURES
+from helpers.paths import FIXTURES
 
 SEED_FILE = FIXTURES / "seed_commands.txt"
 # docker options in the seed that take a value as the next token

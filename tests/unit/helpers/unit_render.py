@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import ROOT
+from helpers.paths import ROOT
 from helpers.playbook import run_playbook
 
 ROLE = ROOT / "roles" / "serve"

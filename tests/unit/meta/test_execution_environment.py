@@ -16,7 +16,7 @@ import sys
 
 import pytest
 import yaml
-from helpers import ROOT
+from helpers.paths import ROOT
 
 
 @pytest.fixture(scope="module")

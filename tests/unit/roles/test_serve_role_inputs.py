@@ -14,7 +14,7 @@ import os
 import sys
 
 import pytest
-from helpers import ROOT
+from helpers.paths import ROOT
 from helpers.playbook import run_playbook
 
 pytestmark = pytest.mark.slow

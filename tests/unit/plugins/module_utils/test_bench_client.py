@@ -9,7 +9,7 @@ import statistics
 import sys
 
 import pytest
-from helpers import ROOT
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import run_benchmark
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_report import format_summary

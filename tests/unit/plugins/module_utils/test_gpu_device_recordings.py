@@ -4,7 +4,7 @@
 import json
 
 import pytest
-from helpers import FIXTURES as FIXTURES_ROOT
+from helpers.paths import FIXTURES as FIXTURES_ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _gpu
 

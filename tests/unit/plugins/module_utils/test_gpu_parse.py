@@ -4,7 +4,7 @@ tests/fixtures/gpu/h200x4/ holds outputs recorded on a real 4 x H200 host (see i
 """
 
 import pytest
-from helpers import FIXTURES as FIXTURES_ROOT
+from helpers.paths import FIXTURES as FIXTURES_ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _gpu
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import GpuDetectionError

@@ -6,7 +6,7 @@ import socket
 import threading
 
 import pytest
-from helpers import FIXTURES as FIXTURES_ROOT
+from helpers.paths import FIXTURES as FIXTURES_ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _host_probe as probe
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 from ansible.module_utils.common import warnings as ansible_warnings
-from helpers import ROOT
 from helpers.module_runner import run_module
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.modules import gpu_facts
 

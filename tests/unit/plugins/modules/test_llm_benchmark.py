@@ -8,8 +8,8 @@ import json
 import sys
 
 import pytest
-from helpers import ROOT
 from helpers.module_runner import run_module
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.modules import llm_benchmark
 
