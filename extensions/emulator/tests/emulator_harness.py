@@ -25,14 +25,11 @@ EMULATOR_PARENT = str(Path(__file__).resolve().parents[1])
 if EMULATOR_PARENT not in sys.path:
     sys.path.insert(0, EMULATOR_PARENT)
 
-# free_port and port_open are the tests' too: they import them from here
-from llmfleet_emulator.process import (  # noqa: F401
-    EMULATOR_DIR,
-    EmulatorProcess,
-    EmulatorStartError,
-    free_port,
-    port_open,
-)
+from llmfleet_emulator import process as _process
+from llmfleet_emulator.process import EMULATOR_DIR, EmulatorProcess, EmulatorStartError, free_port
+
+# the tests import port_open from here, with the harness's other helpers
+port_open = _process.port_open
 
 PYTHON = os.environ.get("EMULATOR_TEST_PYTHON") or sys.executable
 
