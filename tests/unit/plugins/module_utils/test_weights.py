@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _weights as w
+from helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 REPO = "llmfleet-test/tiny-model"
 
 
