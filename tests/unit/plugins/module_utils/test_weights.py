@@ -10,9 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _weights as w
-from helpers.paths import ROOT
 
 REPO = "llmfleet-test/tiny-model"
 
