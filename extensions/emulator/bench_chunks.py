@@ -20,31 +20,14 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("the emulator exited with code %s" % proc.returncode)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the emulator did not open port %d" % port)
+# the one starter of the emulator process (tests, benchmark scripts, this script)
+from llmfleet_emulator.process import EmulatorProcess  # noqa: E402
 
 
 def cpu_seconds(pid):
@@ -115,35 +98,16 @@ def client_process(port, streams, duration, max_tokens, result):
 
 
 def measure(workers, duration, streams, clients, max_tokens, python, preset="fast", time_scale=1.0):
-    port = free_port()
     env = dict(
         os.environ,
-        PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""),
         EMULATOR_PRESET=preset,
         EMULATOR_TIME_SCALE=str(time_scale),
         EMULATOR_LOAD_SECONDS="0",
         EMULATOR_WORKERS=str(workers),
     )
-    proc = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "llmfleet_emulator",
-            "vllm",
-            "serve",
-            "--model",
-            "bench",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    emu = EmulatorProcess(["vllm", "serve", "--model", "bench"], env=env, python=python).start()
+    port, proc = emu.port, emu.proc
     try:
-        wait_port(port, proc)
         time.sleep(0.3)  # let every worker bind
         result = multiprocessing.Queue()
         cpu0 = cpu_seconds(proc.pid)
@@ -162,8 +126,7 @@ def measure(workers, duration, streams, clients, max_tokens, python, preset="fas
         for p in procs:
             p.join()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        emu.stop()
     chunks = sum(o[0] for o in outs)
     return {
         "workers": workers,

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """TEST DOUBLE of the Hugging Face Hub: the part of its HTTP API that `hf download` and
 `HfApi.repo_info(files_metadata=True)` use, for small generated repositories with real checksums.
 

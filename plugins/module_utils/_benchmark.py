@@ -1,19 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmfleet.serving contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What ``llm_benchmark`` does with its options: ``run(params, check_mode) -> outcome``.
+"""What ``llm_benchmark`` does with its options: ``run(module) -> outcome``.
 
 The module file only declares its options and hands failures to ``_failure``; this file picks the
 driver (our load generator, or an engine's own saved result), builds the fact, the Prometheus
-textfile and the regression verdict, and writes ``result_path``. ``outcome`` is the module result;
-``outcome["failed"]`` marks a run that measured but must fail the task (invalid or regressed).
+textfile and the regression verdict, and writes ``result_path`` (through ``_files``). ``outcome`` is the
+module result; ``outcome["failed"]`` marks a run that measured but must fail the task (invalid or regressed).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_store import (
@@ -23,6 +21,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._bench_store impo
     regression_check,
 )
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
+from ansible_collections.llmfleet.serving.plugins.module_utils._files import write_file
 
 # The module options that are load-generator settings, passed to run_benchmark under the same names.
 CLIENT_OPTIONS = (
@@ -68,25 +67,18 @@ def _run_client(config):
     return result, _bench_report.format_summary(result)
 
 
-def write_json(path, data):
-    """Write ``data`` to ``path`` through a temporary file, so a reader never sees half a result."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".llm_benchmark.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def result_json(data):
+    """The text ``result_path`` holds: the result, indented, keys sorted (stable for diffs)."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def run(params, check_mode=False):
-    """The module's outcome for ``params`` (the module's validated options). Raises BenchmarkError."""
+def run(module):
+    """The module's outcome for its validated options. Raises BenchmarkError.
+
+    ``result_path`` is written through ``_files.write_file`` (a temporary file and ``module.atomic_move``;
+    nothing in check mode; the before/after text in diff mode).
+    """
+    params, check_mode = module.params, module.check_mode
     if params["driver"] == "engine":
         if not params["engine"] or params["engine_result"] is None:
             raise BenchmarkError(
@@ -119,10 +111,10 @@ def run(params, check_mode=False):
     prometheus = prometheus_textfile(result, labels, now)
     regression = regression_check(result, params["baseline"], params["regression_threshold_pct"])
 
-    changed = False
-    if params["result_path"] and not check_mode:
-        write_json(params["result_path"], result)
-        changed = True
+    changed, diff = False, None
+    if params["result_path"]:
+        written = write_file(module, params["result_path"], result_json(result))
+        changed, diff = written["changed"], written.get("diff")
 
     outcome = {
         "changed": changed,
@@ -132,6 +124,8 @@ def run(params, check_mode=False):
         "prometheus": prometheus,
         "regression": regression,
     }
+    if diff is not None:
+        outcome["diff"] = diff
     llmfleet = result.get("llmfleet", {})
     if not llmfleet.get("valid", True) and params["fail_on_invalid"]:
         outcome["failed"] = True

@@ -25,9 +25,12 @@ import re
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
-from urllib.request import Request, urlopen
+
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
+
+USER_AGENT = "llmfleet.serving/weights"
 
 CHUNK = 8 * 1024 * 1024
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -52,11 +55,11 @@ def repo_folder(cache_dir, repo_id):
 
 
 def _get_json(url, token, timeout):
-    headers = {"Accept": "application/json", "User-Agent": "llmfleet.serving/weights"}
+    headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = "Bearer " + token
     try:
-        with urlopen(Request(url, headers=headers), timeout=timeout) as response:  # nosec B310 - the user's hub URL
+        with open_url(url, headers=headers, timeout=timeout, http_agent=USER_AGENT) as response:
             return json.loads(response.read().decode("utf-8"))
     except HTTPError as exc:
         hint = {
@@ -250,7 +253,11 @@ def link_snapshot(cache_dir, repo_id, manifest, revision):
     return changed
 
 
-def fetch_blob(url, dest, entry, timeout=60.0, retries=3, opener=urlopen):
+def _open(url, headers, timeout):
+    return open_url(url, headers=headers, timeout=timeout, http_agent=USER_AGENT)
+
+
+def fetch_blob(url, dest, entry, timeout=60.0, retries=3, opener=_open):
     """Fetch one blob from a peer into DEST, resuming DEST.incomplete with a Range request; verify, then rename.
 
     Returns the bytes received over the network.
@@ -263,11 +270,11 @@ def fetch_blob(url, dest, entry, timeout=60.0, retries=3, opener=urlopen):
         if have > entry["size"]:
             os.remove(partial)
             have = 0
-        headers = {"User-Agent": "llmfleet.serving/weights"}
+        headers = {}
         if have:
             headers["Range"] = "bytes=%d-" % have
         try:
-            with opener(Request(url, headers=headers), timeout=timeout) as response:
+            with opener(url, headers=headers, timeout=timeout) as response:
                 status = getattr(response, "status", 200)
                 mode = "ab" if (have and status == 206) else "wb"  # 200: the server sent it all again
                 with open(partial, mode) as handle:

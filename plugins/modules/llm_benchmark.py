@@ -29,23 +29,15 @@ description:
     (C(result.llmfleet.valid) false) and makes the module fail unless O(fail_on_invalid=false).
   - Zero successful requests fail the module; no fact or file is produced from empty numbers.
 options:
+  # base_url, served_model_name and api_key: the endpoint doc fragment (llmfleet.serving.endpoint)
   base_url:
-    description: Server root URL, without C(/v1).
-    type: str
     required: true
   endpoint:
     description: Path of the chat completions endpoint.
     type: str
     default: /v1/chat/completions
-  served_model_name:
-    description: Model name to send (the server's C(--served-model-name)).
-    type: str
-    required: true
   model_id:
     description: Weights repository recorded in the result as C(model_id) and C(tokenizer_id).
-    type: str
-  api_key:
-    description: Bearer token for servers started with an API key.
     type: str
   driver:
     description: Where the load comes from.
@@ -140,8 +132,21 @@ options:
     type: bool
     default: true
   result_path:
-    description: Write the result JSON here (mode 0644), where the module runs.
+    description:
+      - Write the result JSON here (mode 0644), where the module runs.
+      - The file is written whole (a temporary file in the same folder, then renamed over it), so a reader never
+        sees half a result; an identical file is left alone. Check mode writes nothing; diff mode shows the file
+        before and after.
     type: path
+extends_documentation_fragment:
+  - llmfleet.serving.endpoint
+attributes:
+  check_mode:
+    support: full
+    description: With O(driver=client) nothing is sent to the server; nothing is written to O(result_path).
+  diff_mode:
+    support: full
+    description: Shows O(result_path) before and after.
 notes:
   - In check mode nothing is sent to the server and nothing is written; the module reports what it would run.
 seealso:
@@ -251,7 +256,7 @@ def main():
         supports_check_mode=True,
     )
     try:
-        outcome = run(module.params, check_mode=module.check_mode)
+        outcome = run(module)
     except LlmfleetError as exc:
         fail_from_exception(module, exc)
     if outcome.pop("failed", False):

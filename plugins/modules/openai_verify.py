@@ -41,21 +41,9 @@ description:
 author:
   - llmfleet founding engineers (@llmfleet)
 options:
+  # base_url, served_model_name and api_key: the endpoint doc fragment (llmfleet.serving.endpoint)
   base_url:
-    description:
-      - Root URL of the server, without C(/v1). A URL ending in C(/v1) is accepted, with a warning, and shortened.
-    type: str
     default: http://127.0.0.1:8000
-  served_model_name:
-    description:
-      - The model name the server serves (C(--served-model-name)); requests use it and V(models) expects it.
-    type: str
-    required: true
-  api_key:
-    description:
-      - The key the server was started with (vLLM C(VLLM_API_KEY)/C(--api-key), SGLang C(--api-key)).
-      - Sent as C(Authorization Bearer KEY). Adds the V(auth) check to the default checks.
-    type: str
   timeout:
     description:
       - Seconds to wait for C(GET /health) to answer 200. Generous by default, for models that load for an hour.
@@ -119,6 +107,8 @@ options:
         reached directly and a host's proxy (set for downloads) would not know it.
     type: bool
     default: false
+extends_documentation_fragment:
+  - llmfleet.serving.endpoint
 attributes:
   check_mode:
     support: full
@@ -128,6 +118,8 @@ attributes:
     description: Nothing changes, so there is nothing to diff.
 notes:
   - Standard library only; runs on the GPU host by default.
+  - A O(base_url) ending in C(/v1) is accepted, with a warning, and shortened. V(models) expects
+    O(served_model_name) in the server's model list.
   - The check requests generate a few tokens each (O(max_tokens)); they are cheap but they are real requests and show
     in the server's metrics.
   - On failure the result still carries RV(report) (the checks so far), RV(ready_after_s) and, for a dead unit or

@@ -28,6 +28,7 @@ attributes:
     description: Lists and verifies (reads only); reports what it would fetch or remove, and changes nothing.
   diff_mode:
     support: none
+    description: The module reports what it fetched and verified, not a file diff.
 options:
   repo_id:
     description: The model repository, C(ORG/NAME).

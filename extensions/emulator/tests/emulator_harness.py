@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-EMULATOR_DIR = Path(__file__).resolve().parents[1]
+# the emulator package lives one folder up; tests/unit import this harness without the emulator conftest
+EMULATOR_PARENT = str(Path(__file__).resolve().parents[1])
+if EMULATOR_PARENT not in sys.path:
+    sys.path.insert(0, EMULATOR_PARENT)
+
+from llmfleet_emulator import process as _process
+from llmfleet_emulator.process import EMULATOR_DIR, EmulatorProcess, EmulatorStartError, free_port
+
+# the tests import port_open from here, with the harness's other helpers
+port_open = _process.port_open
+
 PYTHON = os.environ.get("EMULATOR_TEST_PYTHON") or sys.executable
 
 # The seed guide's three server command lines (seed/deepseek-v4-flash-deployment-guide.txt),
@@ -111,20 +120,6 @@ SEED_B200_VLLM = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 def run_cli(argv, env=None, timeout=20):
     """Run the emulator to completion (argument errors, load faults); returns CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS="0.2")
@@ -139,28 +134,16 @@ def run_cli(argv, env=None, timeout=20):
     )
 
 
-class Emulator:
-    """A running emulator subprocess."""
+class Emulator(EmulatorProcess):
+    """A running emulator subprocess, started by the shared starter (llmfleet_emulator/process.py).
+
+    What the tests add: a clean environment (no developer's EMULATOR_* or key), a short load, no warm-up,
+    the log kept for the test to read, and an AssertionError (with the log) when it does not start.
+    """
 
     def __init__(self, argv, env=None, port=None, wait=True, load_seconds="0.1", log_dir=None):
         """``log_dir``: keep the emulator's output there (a test's tmp_path) instead of a temporary file."""
-        self.port = port or free_port()
-        argv = list(argv)
-        if "--host" not in argv:
-            argv += ["--host", "127.0.0.1"]
-        if "--port" not in argv:
-            argv += ["--port", str(self.port)]
-        if log_dir is not None:
-            self.log_path = Path(log_dir) / ("emulator-%d.log" % self.port)
-            self.log_file = open(self.log_path, "wb")
-            self.keep_log = True
-        else:
-            self.log_file = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)
-            self.log_path = Path(self.log_file.name)
-            self.keep_log = False
-        full_env = dict(
-            os.environ, PYTHONPATH=str(EMULATOR_DIR), EMULATOR_LOAD_SECONDS=load_seconds, EMULATOR_WARMUP_SECONDS="0"
-        )
+        full_env = dict(os.environ, EMULATOR_LOAD_SECONDS=load_seconds, EMULATOR_WARMUP_SECONDS="0")
         for var in list(full_env):
             if var.startswith("EMULATOR_") and var not in (
                 "EMULATOR_LOAD_SECONDS",
@@ -170,37 +153,32 @@ class Emulator:
                 del full_env[var]  # a developer's own EMULATOR_* must not leak into the tests
         full_env.pop("VLLM_API_KEY", None)  # nor their key: a test that wants one passes it in env
         full_env.update(env or {})
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [PYTHON, "-m", "llmfleet_emulator"] + argv, env=full_env, stdout=self.log_file, stderr=subprocess.STDOUT
-        )
-        self.base = self.base_url = "http://127.0.0.1:%d" % self.port
+        port = port or free_port()
+        if log_dir is not None:
+            log_path = Path(log_dir) / ("emulator-%d.log" % port)
+            self.keep_log = True
+        else:
+            with tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False) as fh:
+                log_path = Path(fh.name)
+            self.keep_log = False
+        super().__init__(argv, env=full_env, port=port, python=PYTHON, log_path=log_path)
+        self.base = self.base_url
+        self.start(wait=False)
         if wait:
             self.wait_ready()
 
     def wait_ready(self, timeout=30.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise AssertionError("emulator exited with %s:\n%s" % (self.proc.returncode, self.log()))
-            if port_open(self.port):
-                return
-            time.sleep(0.02)
-        raise AssertionError("emulator did not open its port:\n" + self.log())
+        try:
+            return super().wait_ready(timeout)
+        except EmulatorStartError as err:
+            raise AssertionError("%s\n%s" % (err, self.log())) from err
 
     def log(self):
         return self.log_path.read_text()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log_file.close()
-        if not self.keep_log:
+        super().stop()
+        if not self.keep_log and self.log_path.exists():
             os.unlink(self.log_path)
 
     # ---- HTTP --------------------------------------------------------------------------

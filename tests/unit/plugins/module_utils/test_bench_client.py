@@ -7,15 +7,15 @@ stop early, ignore ignore_eos, answer 500 or stall, as broken servers do.
 import json
 import statistics
 import sys
-from pathlib import Path
 
 import pytest
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_client import run_benchmark
 from ansible_collections.llmfleet.serving.plugins.module_utils._bench_report import format_summary
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import BenchmarkError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "extensions" / "bench"))
+sys.path.insert(0, str(ROOT / "extensions" / "bench"))
 from llmfleet_bench.emulator import Emulator  # noqa: E402
 
 

@@ -1,8 +1,8 @@
 """The fleet planner: packed replicas, multi-node cells and the refusals, on the facts of whole fleets."""
 
-import gpu_fact_samples as samples
 import pytest
-from test_plan_golden import SEED, parse_docker_run
+from helpers import gpu_fact_samples as samples
+from helpers.seed import SEED, parse_docker_run
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._engine_flags import ENGINE_FLAGS
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError

@@ -4,13 +4,13 @@ the Hugging Face cache layout, and the reachability probes on loopback."""
 import json
 import socket
 import threading
-from pathlib import Path
 
 import pytest
+from helpers.paths import FIXTURES as FIXTURES_ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _host_probe as probe
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "preflight"
+FIXTURES = FIXTURES_ROOT / "preflight"
 
 
 def test_proc_net_tcp_lists_only_listening_sockets_with_their_addresses():

@@ -1,6 +1,6 @@
 """What a new plan changes in the running server, as a reviewer of --check --diff reads it."""
 
-from gpu_fact_samples import b200x8, h100x8
+from helpers.gpu_fact_samples import b200x8, h100x8
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import HASHED_KEYS, build_plan
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan_diff import plan_changes, plan_diff

@@ -3,8 +3,8 @@ findings shaped as host_preflight returns them: one line per problem, host first
 
 import copy
 
-import gpu_fact_samples as samples
 import pytest
+from helpers import gpu_fact_samples as samples
 
 from ansible_collections.llmfleet.serving.plugins.filter.preflight import preflight_probe_args, preflight_problems
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet

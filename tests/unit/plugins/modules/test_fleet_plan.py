@@ -2,8 +2,8 @@
 
 import json
 
-import gpu_fact_samples as samples
-from module_runner import run_module
+from helpers import gpu_fact_samples as samples
+from helpers.module_runner import run_module
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import CHOICE_KEYS, CHOICES_SPEC, plan_fleet
 from ansible_collections.llmfleet.serving.plugins.modules import fleet_plan, serving_plan

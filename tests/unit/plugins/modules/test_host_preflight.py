@@ -4,7 +4,7 @@ reads the same; bad options are refused naming the option."""
 import os
 import socket
 
-from module_runner import run_module
+from helpers.module_runner import run_module
 
 from ansible_collections.llmfleet.serving.plugins.modules import host_preflight
 

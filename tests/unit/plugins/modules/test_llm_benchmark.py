@@ -6,14 +6,14 @@ argument handling, the load generator, the metrics, facts and files all run for 
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
-from module_runner import run_module
+from helpers.module_runner import run_module
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.modules import llm_benchmark
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "extensions" / "bench"))
+sys.path.insert(0, str(ROOT / "extensions" / "bench"))
 from llmfleet_bench.emulator import Emulator  # noqa: E402
 
 SMALL = {

@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 from emulator_harness import port_open
-from module_runner import run_module
-from verify_server import KEY, MASKED, PLAIN_VLLM, SEED_VLLM, start_emulator
+from helpers.module_runner import run_module
+from helpers.verify_server import KEY, MASKED, PLAIN_VLLM, SEED_VLLM, start_emulator
 
 from ansible_collections.llmfleet.serving.plugins.modules import openai_verify
 
@@ -236,7 +236,7 @@ def test_an_engine_dead_behind_its_http_server_fails_on_503(emulator):
 
 FAKE_SYSTEMCTL = """\
 #!{python}
-# TEST DOUBLE for systemctl, written by tests/unit/test_openai_verify_module.py into fake-systemd-bin.
+# TEST DOUBLE for systemctl, written by this file into fake-systemd-bin.
 # Answers for the emulator process whose pid is in FAKE_SYSTEMD_PID: active while it runs, failed once
 # it has exited (a zombie counts as exited). Every call is appended to FAKE_SYSTEMD_CALLS.
 import os, sys
@@ -255,7 +255,7 @@ sys.exit(1)
 
 FAKE_JOURNALCTL = """\
 #!{python}
-# TEST DOUBLE for journalctl, written by tests/unit/test_openai_verify_module.py into fake-systemd-bin.
+# TEST DOUBLE for journalctl, written by this file into fake-systemd-bin.
 # `journalctl -u UNIT -n N --no-pager` prints the last N lines of the emulator's log (FAKE_SYSTEMD_LOG).
 import os, sys
 with open(os.environ["FAKE_SYSTEMD_CALLS"], "a") as calls:

@@ -14,12 +14,11 @@ import json
 import os
 import socket
 import stat
-import subprocess
 import sys
 
-import gpu_fact_samples as samples
 import pytest
-from verify_server import ROOT
+from helpers import gpu_fact_samples as samples
+from helpers.playbook import find_task, run_playbook
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 
@@ -119,41 +118,21 @@ def run_preflight(setup, host_vars=None, *extra):
             },
             **(host_vars or {}).get(name, {}),
         )
-    (tmp / "inventory.json").write_text(json.dumps({"all": {"children": {"llmfleet_serving": {"hosts": hosts}}}}))
     (tmp / "fleet.json").write_text(json.dumps({"llmfleet_fleet": setup["fleet"]}))
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
-        PATH="%s:%s:%s" % (setup["bin"], os.path.dirname(sys.executable), os.environ["PATH"]),
-    )
-    proc = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(tmp / "inventory.json"),
-            str(ROOT / "playbooks" / "preflight.yml"),
-            "-e",
-            "@" + str(tmp / "fleet.json"),
-        ]
-        + list(extra),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    return run_playbook(
+        "playbooks/preflight.yml",
+        {"all": {"children": {"llmfleet_serving": {"hosts": hosts}}}},
+        "-e",
+        "@" + str(tmp / "fleet.json"),
+        *extra,
+        workdir=tmp,
+        path=[setup["bin"]],
         timeout=180,
-        check=False,
     )
-    return proc, json.loads(proc.stdout[proc.stdout.index("{") :])
 
 
 def task(output, name_part):
-    for t in output["plays"][0]["tasks"]:
-        if name_part in t["task"]["name"]:
-            return t["hosts"]
-    raise AssertionError("no task %r in %s" % (name_part, [t["task"]["name"] for t in output["plays"][0]["tasks"]]))
+    return find_task(output, name_part)["hosts"]
 
 
 def verdict(proc, output):

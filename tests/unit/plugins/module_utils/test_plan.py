@@ -4,8 +4,8 @@ import copy
 import hashlib
 import json
 
-import gpu_fact_samples as samples
 import pytest
+from helpers import gpu_fact_samples as samples
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _profiles
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import HASHED_KEYS, build_plan, plan_hash

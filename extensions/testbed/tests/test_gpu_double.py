@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _gpu
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOUBLE = ROOT / "extensions" / "testbed" / "bin" / "nvidia-smi"
 GPUS = ROOT / "extensions" / "testbed" / "gpus"
 H200X4 = ROOT / "tests" / "fixtures" / "gpu" / "h200x4"

@@ -3,9 +3,8 @@
 Plans come from _plan.build_plan, as the serving_plan module makes them for the role.
 """
 
-import gpu_fact_samples as samples
-
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
+from helpers import gpu_fact_samples as samples
 
 # Secrets of the normal cases (test values; never a real key).
 API_KEY = "sk-test-0123456789abcdef"

@@ -2,8 +2,8 @@
 
 import copy
 
-import gpu_fact_samples as samples
 import pytest
+from helpers import gpu_fact_samples as samples
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _profiles
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError

@@ -5,8 +5,8 @@ through HAProxy); the host's own port is closed, so a pass proves the check went
 import socket
 
 import pytest
-from test_openai_verify_role import run_playbook, task_result
-from verify_server import SEED_VLLM, start_emulator
+from helpers.playbook import task_result
+from helpers.verify_server import SEED_VLLM, run_verify, start_emulator
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def test_verify_goes_through_the_router_url(tmp_path):
     # but replace loopback ones), so the emulator listens on every address.
     router = start_emulator(tmp_path, SEED_VLLM + ["--host", "0.0.0.0"])
     try:
-        proc, out = run_playbook(
+        proc, out = run_verify(
             tmp_path,
             router,
             {
@@ -45,7 +45,7 @@ def test_verify_goes_through_the_router_url(tmp_path):
 def test_via_router_without_a_router_is_a_clear_error(tmp_path):
     emu = start_emulator(tmp_path, SEED_VLLM)
     try:
-        proc, out = run_playbook(tmp_path, emu, {"verify_via_router": True})
+        proc, out = run_verify(tmp_path, emu, {"verify_via_router": True})
     finally:
         emu.stop()
     assert proc.returncode != 0

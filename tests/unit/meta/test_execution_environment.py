@@ -16,8 +16,7 @@ import sys
 
 import pytest
 import yaml
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from helpers.paths import ROOT
 
 
 @pytest.fixture(scope="module")

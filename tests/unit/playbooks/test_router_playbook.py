@@ -2,46 +2,16 @@
 router group, an unreachable router, no endpoints, an endpoint with a health path its engine lacks. Run by
 ansible-playbook on this machine (the router role's changing tasks are never reached)."""
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers.playbook import run_playbook
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 def run(tmp_path, inventory, *extra):
-    inv = tmp_path / "inventory.json"
-    inv.write_text(json.dumps(inventory))
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
-        PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]),
-    )
-    proc = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(inv),
-            str(ROOT / "playbooks" / "router.yml"),
-        ]
-        + list(extra),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    out = json.loads(proc.stdout[proc.stdout.index("{") :])
-    return proc, out
+    return run_playbook("playbooks/router.yml", inventory, *extra, workdir=tmp_path)
 
 
 def tasks_run(out):

@@ -17,14 +17,14 @@ render(cases, out_dir, role_dir=ROLE) -> {host: {"unit": str, "recorder_unit": s
 """
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers.paths import ROOT
+from helpers.playbook import run_playbook
+
 ROLE = ROOT / "roles" / "serve"
 RECORDER_PATH = "/usr/local/libexec/llmfleet-test/argv-recorder"
 
@@ -94,33 +94,16 @@ def render(cases, out_dir, role_dir=ROLE, action_hosts=()):
         "uq_recorder": RECORDER_PATH,
         "uq_action_hosts": list(action_hosts),
     }
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORKS="8",
-        PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]),
-    )
-    proc = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(out_dir / "inventory.json"),
-            str(out_dir / "render.yml"),
-            "-e",
-            json.dumps(extra),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    proc, output = run_playbook(
+        out_dir / "render.yml",
+        out_dir / "inventory.json",
+        "-e",
+        json.dumps(extra),
+        workdir=out_dir,
+        env={"ANSIBLE_FORKS": "8"},
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    output = json.loads(proc.stdout[proc.stdout.index("{") :])
     report = [t for t in output["plays"][0]["tasks"] if t["task"]["name"] == "Report"][0]
     result = {}
     for host in cases:

@@ -4,43 +4,12 @@ The expected tokens are parsed from tests/fixtures/seed_commands.txt, a verbatim
 commands, so moving, adding or dropping one token in the profile data fails here.
 """
 
-import shlex
-from pathlib import Path
-
-import gpu_fact_samples as samples
 import pytest
+from helpers import gpu_fact_samples as samples
+from helpers.seed import SEED, parse_docker_run
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
 
-SEED_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "seed_commands.txt"
-# docker options in the seed that take a value as the next token
-_DOCKER_VALUE_FLAGS = ("--gpus", "-p", "-e", "-v")
-
-
-def seed_commands():
-    """The seed's commands as argument vectors (backslash continuations joined, then shlex-split)."""
-    text = "\n".join(line for line in SEED_FILE.read_text().splitlines() if not line.startswith("#"))
-    blocks = [block for block in text.strip().split("\n\n") if block.strip()]
-    return [shlex.split(block.replace("\\\n", " ")) for block in blocks]
-
-
-def parse_docker_run(tokens):
-    """Split a seed `docker run` into (image, env, command)."""
-    assert tokens[:2] == ["docker", "run"]
-    env = {}
-    i = 2
-    while tokens[i].startswith("-"):
-        if tokens[i] in _DOCKER_VALUE_FLAGS:
-            if tokens[i] == "-e":
-                key, value = tokens[i + 1].split("=", 1)
-                env[key] = value
-            i += 2
-        else:
-            i += 1
-    return tokens[i], env, tokens[i + 1 :]
-
-
-SEED = seed_commands()
 CASES = [
     # (seed block, GPUs, engine, deployment the plan must say it used)
     pytest.param(0, samples.b200x8, "sglang", "b200-sglang", id="8xB200-sglang"),

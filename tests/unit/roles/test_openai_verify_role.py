@@ -4,85 +4,17 @@ start each), so only what the role adds: the plan-derived endpoint, the printed 
 llmfleet_verify fact, a failure that names the host, and the key kept out of the whole output.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from verify_server import KEY, MASKED, ROOT, SEED_VLLM, start_emulator
+from helpers.playbook import task_result
+from helpers.verify_server import KEY, MASKED, SEED_VLLM, run_verify, start_emulator
 
 pytestmark = pytest.mark.slow
-
-
-def run_playbook(tmp_path, emu, host_vars, *extra):
-    inventory = {
-        "all": {
-            "children": {
-                "llmfleet_serving": {
-                    "hosts": {
-                        "node1": dict(
-                            {
-                                "ansible_connection": "local",
-                                "ansible_python_interpreter": sys.executable,
-                                # What the serve role leaves behind: the plan (only the parts verify reads).
-                                "llmfleet_plan": {
-                                    "port": emu.port,
-                                    "served_model_name": "deepseek",
-                                    "readiness": {"timeout_s": 30},
-                                },
-                                # ... and whether it was deployed with a key (the table's Auth column; never the key).
-                                "llmfleet_serve": {"api_key_required": bool(host_vars.get("serve_api_key"))},
-                                "verify_poll_interval": 0.2,
-                                "verify_client_host": "10.1.2.3",
-                            },
-                            **host_vars,
-                        )
-                    }
-                }
-            }
-        }
-    }
-    inv = tmp_path / "inventory.json"
-    inv.write_text(json.dumps(inventory))
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
-        PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ["PATH"]),
-    )
-    proc = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(inv),
-            str(ROOT / "playbooks" / "verify.yml"),
-            "-v",
-        ]
-        + list(extra),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return proc, json.loads(proc.stdout[proc.stdout.index("{") :])
-
-
-def task_result(output, name_part, play=0):
-    for task in output["plays"][play]["tasks"]:
-        if name_part in task["task"]["name"]:
-            return task["hosts"]["node1"]
-    raise AssertionError("no task %r in %s" % (name_part, [t["task"]["name"] for t in output["plays"][play]["tasks"]]))
 
 
 def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_path):
     emu = start_emulator(tmp_path, SEED_VLLM, {"VLLM_API_KEY": KEY})
     try:
-        proc, out = run_playbook(
+        proc, out = run_verify(
             tmp_path,
             emu,
             {"serve_api_key": KEY, "verify_checks": ["health", "models", "chat_stream", "auth", "anthropic"]},
@@ -133,7 +65,7 @@ def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_pa
         tmp_path, ["vllm", "serve", "--model", "deepseek-ai/DeepSeek-V4-Flash", "--served-model-name", "other"]
     )
     try:
-        proc, out = run_playbook(tmp_path, emu, {})
+        proc, out = run_verify(tmp_path, emu, {})
     finally:
         emu.stop()
     assert proc.returncode == 2
@@ -150,7 +82,7 @@ def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_pa
 def test_no_plan_and_no_variables_is_a_clear_error(tmp_path):
     emu = start_emulator(tmp_path, ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"])
     try:
-        proc, out = run_playbook(tmp_path, emu, {"llmfleet_plan": {}, "verify_fact_dir": str(tmp_path / "no-facts")})
+        proc, out = run_verify(tmp_path, emu, {"llmfleet_plan": {}, "verify_fact_dir": str(tmp_path / "no-facts")})
     finally:
         emu.stop()
     assert proc.returncode == 2

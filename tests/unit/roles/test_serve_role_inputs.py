@@ -11,13 +11,11 @@ refusals for real against a healthy server and checks its unit and container are
 
 import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from helpers.paths import ROOT
+from helpers.playbook import run_playbook
 
 pytestmark = pytest.mark.slow
 
@@ -55,37 +53,17 @@ def run_role(tmp_path, role_vars, state="present"):
         },
         **role_vars,
     )
-    inv = tmp_path / "inventory.json"
-    inv.write_text(json.dumps({"all": {"hosts": {"node1": host}}}))
     play = tmp_path / "play.yml"
     play.write_text("- hosts: node1\n  gather_facts: false\n  roles:\n    - llmfleet.serving.serve\n")
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
-        LLMFLEET_TESTBED_GPUS=str(GPUS),
-        LLMFLEET_PYTHON3=sys.executable,
-        PATH="%s:%s:%s" % (DOUBLE_DIR, os.path.dirname(sys.executable), os.environ["PATH"]),
+    proc, out = run_playbook(
+        play,
+        {"all": {"hosts": {"node1": host}}},
+        "--check",
+        "-vvv",
+        workdir=tmp_path,
+        env={"LLMFLEET_TESTBED_GPUS": str(GPUS), "LLMFLEET_PYTHON3": sys.executable},
+        path=[DOUBLE_DIR],
     )
-    proc = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(inv),
-            str(play),
-            "--check",
-            "-vvv",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    out = json.loads(proc.stdout[proc.stdout.index("{") :])
     return proc, out, (secrets, facts)
 
 

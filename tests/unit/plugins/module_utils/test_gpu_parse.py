@@ -3,14 +3,13 @@
 tests/fixtures/gpu/h200x4/ holds outputs recorded on a real 4 x H200 host (see its README.md).
 """
 
-from pathlib import Path
-
 import pytest
+from helpers.paths import FIXTURES as FIXTURES_ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _gpu
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import GpuDetectionError
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gpu"
+FIXTURES = FIXTURES_ROOT / "gpu"
 H200X4 = FIXTURES / "h200x4"
 # The field list the real query-gpu.csv was recorded with (tests/fixtures/gpu/h200x4/README.md).
 RECORDED_FIELDS = (

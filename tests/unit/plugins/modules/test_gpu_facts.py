@@ -4,15 +4,14 @@
 import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
 from ansible.module_utils.common import warnings as ansible_warnings
-from module_runner import run_module
+from helpers.module_runner import run_module
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.modules import gpu_facts
 
-ROOT = Path(__file__).resolve().parents[2]
 DOUBLE = str(ROOT / "extensions" / "testbed" / "bin" / "nvidia-smi")
 GPUS = ROOT / "extensions" / "testbed" / "gpus"
 

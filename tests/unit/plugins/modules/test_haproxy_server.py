@@ -12,7 +12,7 @@ import tempfile
 import threading
 
 import pytest
-from module_runner import run_module
+from helpers.module_runner import run_module
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _haproxy
 from ansible_collections.llmfleet.serving.plugins.modules import haproxy_server

@@ -1,7 +1,7 @@
 """Every plan the planner refuses, with the message a user sees: what was found, why not, what would work."""
 
-import gpu_fact_samples as samples
 import pytest
+from helpers import gpu_fact_samples as samples
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan

@@ -4,10 +4,10 @@ so the rule is not tighter than it says."""
 
 import copy
 
-import gpu_fact_samples as samples
 import pytest
 from ansible.errors import AnsibleFilterError
-from module_runner import run_module
+from helpers import gpu_fact_samples as samples
+from helpers.module_runner import run_module
 
 from ansible_collections.llmfleet.serving.plugins.filter.names import FilterModule, instance_name
 from ansible_collections.llmfleet.serving.plugins.module_utils import _engine_flags, _profiles

@@ -18,8 +18,7 @@ import time
 import uuid
 
 import pytest
-import unit_cases
-import unit_render
+from helpers import unit_cases, unit_render
 
 ROOT = unit_render.ROOT
 FIXTURES = ROOT / "tests" / "fixtures" / "units"

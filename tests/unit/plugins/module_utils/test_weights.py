@@ -10,10 +10,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _weights as w
 
-ROOT = Path(__file__).resolve().parents[2]
 REPO = "llmfleet-test/tiny-model"
 
 

@@ -2,13 +2,13 @@
 (tests/fixtures/gpu/h200x1-device/, h200x4-device/; see their README.md)."""
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers.paths import FIXTURES as FIXTURES_ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _gpu
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gpu"
+FIXTURES = FIXTURES_ROOT / "gpu"
 
 
 def read(directory, name):
