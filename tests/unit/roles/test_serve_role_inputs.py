@@ -11,17 +11,12 @@ refusals for real against a healthy server and checks its unit and container are
 
 import json
 import os
-import sys
 
 import pytest
-from helpers.paths import ROOT
-from helpers.playbook import run_playbook
+from helpers.serve_role import KEY, run_role
 
 pytestmark = pytest.mark.slow
 
-DOUBLE_DIR = ROOT / "extensions" / "testbed" / "bin"
-GPUS = ROOT / "extensions" / "testbed" / "gpus" / "b200x8.json"
-KEY = "sk-TESTONLY-inputs-6b1f0e9d2c"
 # Tasks that come before any change: a refusal must come from one of them and nothing after it may run.
 SAFE_TASK_PREFIXES = (
     "Validating arguments against arg spec",
@@ -36,35 +31,6 @@ SAFE_TASK_PREFIXES = (
     "Plan the server",
     "Fail when the planner",
 )
-
-
-def run_role(tmp_path, role_vars, state="present"):
-    secrets = tmp_path / "secrets"
-    facts = tmp_path / "facts"
-    host = dict(
-        {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": sys.executable,
-            "serve_secrets_dir": str(secrets),
-            "serve_fact_dir": str(facts),
-            "serve_start": False,
-            "serve_api_key": KEY,
-            "serve_state": state,
-        },
-        **role_vars,
-    )
-    play = tmp_path / "play.yml"
-    play.write_text("- hosts: node1\n  gather_facts: false\n  roles:\n    - llmfleet.serving.serve\n")
-    proc, out = run_playbook(
-        play,
-        {"all": {"hosts": {"node1": host}}},
-        "--check",
-        "-vvv",
-        workdir=tmp_path,
-        env={"LLMFLEET_TESTBED_GPUS": str(GPUS), "LLMFLEET_PYTHON3": sys.executable},
-        path=[DOUBLE_DIR],
-    )
-    return proc, out, (secrets, facts)
 
 
 def task_names(out, keep):

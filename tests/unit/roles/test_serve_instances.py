@@ -12,10 +12,10 @@ import json
 import re
 import shlex
 
-import gpu_fact_samples as samples
 import pytest
-from test_serve_role_inputs import run_role
-from unit_render import render
+from helpers import gpu_fact_samples as samples
+from helpers.serve_role import run_role
+from helpers.unit_render import render
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 

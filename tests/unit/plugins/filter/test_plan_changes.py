@@ -1,8 +1,8 @@
 """The plan_changes filter names, per instance, what a new plan changes in the running server."""
 
-import gpu_fact_samples as samples
 import pytest
 from ansible.errors import AnsibleFilterError
+from helpers import gpu_fact_samples as samples
 
 from ansible_collections.llmfleet.serving.plugins.filter.plan_changes import plan_changes
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
