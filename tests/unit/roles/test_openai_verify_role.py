@@ -4,11 +4,19 @@ start each), so only what the role adds: the plan-derived endpoint, the printed 
 llmfleet_verify fact, a failure that names the host, and the key kept out of the whole output.
 """
 
+import socket
+
 import pytest
 from helpers.playbook import task_result
 from helpers.verify_server import KEY, MASKED, SEED_VLLM, run_verify, start_emulator
 
 pytestmark = pytest.mark.slow
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_path):
@@ -47,9 +55,10 @@ def test_the_role_verifies_the_planned_endpoint_and_prints_client_settings(tmp_p
         "  claude",
     ]
     table = task_result(out, "Fleet verify summary", play=1)["msg"]
-    assert table[0].split()[:5] == ["Host", "Verify", "Endpoint", "Auth", "Model"]
+    assert table[0].split()[:6] == ["Host", "Instance", "Verify", "Endpoint", "Auth", "Model"]
     assert table[2].split() == [
         "node1",
+        "-",
         "passed",
         "5/5",
         "http://10.1.2.3:%d/v1" % emu.port,
@@ -71,7 +80,7 @@ def test_a_failing_endpoint_fails_the_host_with_the_reason_and_records_it(tmp_pa
     assert proc.returncode == 2
     fact = task_result(out, "Record the outcome")["ansible_facts"]["llmfleet_verify"]
     assert (fact["passed"], fact["result"], fact["failed_check"]) == (False, "FAILED: models", "models")
-    failure = task_result(out, "Fail when the endpoint")
+    failure = task_result(out, "Fail when an endpoint")
     assert failure["failed"] is True
     assert failure["msg"] == (
         "node1: models check failed: /v1/models lists ['other'] but served_model_name is 'deepseek': the server "
@@ -89,3 +98,43 @@ def test_no_plan_and_no_variables_is_a_clear_error(tmp_path):
     failure = task_result(out, "Check that there is an endpoint")
     assert failure["msg"].startswith("node1 has no serving plan (llmfleet_plan, or ansible_local.llmfleet_plan in ")
     assert "deploy with the llmfleet.serving.serve role first, or set both variables." in failure["msg"]
+
+
+def test_every_endpoint_of_a_host_is_verified_and_a_failed_replica_is_named(tmp_path):
+    # A host with two packed replicas (llmfleet_plans, as the serve role leaves it): the first answers, the
+    # second's port is closed. Both are tried; the host fails naming the second only.
+    emu = start_emulator(tmp_path, ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"])
+    closed = free_port()
+    replica = {"served_model_name": "deepseek", "readiness": {"timeout_s": 2}}
+    try:
+        proc, out = run_verify(
+            tmp_path,
+            emu,
+            {
+                "llmfleet_plans": {
+                    "replica-0": dict(replica, port=emu.port, serves_http=True),
+                    "replica-1": dict(replica, port=closed, serves_http=True),
+                    "worker": dict(replica, port=closed + 1, serves_http=False),
+                },
+                "verify_client_port": 18001,
+            },
+        )
+    finally:
+        emu.stop()
+    assert proc.returncode == 2
+    endpoints = task_result(out, "Record the outcome")["ansible_facts"]["llmfleet_verify"]
+    assert endpoints["passed"] is True and endpoints["base_url"] == "http://127.0.0.1:%d" % emu.port
+    failure = task_result(out, "Fail when an endpoint")
+    assert failure["msg"].startswith("node1: 1 of 2 endpoints failed: http://127.0.0.1:%d: " % closed)
+    assert str(closed + 1) not in failure["msg"]  # the cell worker serves no endpoint: not verified
+    # Both outcomes are kept; the client port stands for the first endpoint and the second replica is printed
+    # at its offset from it.
+    records = [
+        t["hosts"]["node1"]["ansible_facts"]["llmfleet_verify_endpoints"]
+        for t in out["plays"][0]["tasks"]
+        if t["task"]["name"].endswith("Record this endpoint's outcome")
+    ][-1]
+    assert [(r["passed"], r["openai_base_url"]) for r in records] == [
+        (True, "http://10.1.2.3:18001/v1"),
+        (False, "http://10.1.2.3:%d/v1" % (18001 + closed - emu.port)),
+    ]
