@@ -3,8 +3,8 @@
 demo: host-packages venv link ## bring up the testbed fleet and run playbooks/site.yml against it
 	bash extensions/demo/demo.sh
 
-demo-down: ## remove the demo's test hosts
-	bash extensions/testbed/destroy-host.sh llmfleet-demo-b200-node llmfleet-demo-h100-node
+demo-down: ## remove the demo's test hosts (every llmfleet-demo-* container)
+	docker ps -a --filter name=^llmfleet-demo- --format '{{.Names}}' | xargs -r bash extensions/testbed/destroy-host.sh
 
 .PHONY: test-molecule-serve
 test-molecule-serve: venv link testbed-images ## molecule: the serve role on the testbed (idempotence, secrets, faults, removal)
