@@ -12,7 +12,8 @@ version_added: "0.1.0"
 author:
   - llmfleet founding engineers (@llmfleet)
 description:
-  - Compares the plan a server was deployed from with a new plan over the keys that make up the running server
+  - >-
+    Compares the plan a server was deployed from with a new plan over the keys that make up the running server
     (those C(plan.hash) covers), as M(llmfleet.serving.serving_plan)'s O(llmfleet.serving.serving_plan#module:previous_plan)
     does, and returns one entry per changed leaf - C(key) (a dotted path), C(before), C(after) and C(summary)
     (for example C(tensor_parallel_size: 4 -> 8)).
