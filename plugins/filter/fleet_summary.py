@@ -18,18 +18,13 @@ from ansible.errors import AnsibleFilterError
 
 def _ranges(ids):
     """[0, 1, 2, 3, 6] -> '0-3,6'."""
-    out, start, prev = [], None, None
+    runs = []  # [first, last] of each run of consecutive indexes
     for i in sorted(ids):
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
         else:
-            out.append(str(start) if start == prev else "%d-%d" % (start, prev))
-            start = prev = i
-    if start is not None:
-        out.append(str(start) if start == prev else "%d-%d" % (start, prev))
-    return ",".join(out)
+            runs.append([i, i])
+    return ",".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in runs)
 
 
 def _host_items(hosts):

@@ -155,7 +155,7 @@ def test_a_shrink_replaces_exactly_the_instances_no_longer_planned(tmp_path, rep
             }
         }
     )
-    proc, out, _ = run_role(tmp_path, {"llmfleet_fleet": fleet})
+    proc, out, _dirs = run_role(tmp_path, {"llmfleet_fleet": fleet})
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert _replaced(out) == replaced
 
@@ -177,7 +177,7 @@ def test_each_instance_shows_what_the_new_plan_changes_in_it(tmp_path):
     facts = tmp_path / "facts"
     facts.mkdir()
     (facts / "llmfleet_plans.fact").write_text(json.dumps({first["name"]: running_first, second["name"]: second}))
-    proc, out, _ = run_role(tmp_path, {"llmfleet_fleet": fleet})
+    proc, out, _dirs = run_role(tmp_path, {"llmfleet_fleet": fleet})
     assert proc.returncode == 0, proc.stdout[-3000:]
     shown = [
         task["hosts"]["node1"]["msg"]
@@ -193,6 +193,6 @@ def test_a_named_second_server_checks_the_recorded_instance_by_its_own_name(tmp_
     facts.mkdir()
     record = _record("llmfleet-deepseek", tmp_path / "secrets")
     (facts / "llmfleet_serve.fact").write_text(json.dumps(dict(record, instances=[record])))
-    proc, out, _ = run_role(tmp_path, {"serve_container_name": "llmfleet-second", "serve_port": 8200})
+    proc, out, _dirs = run_role(tmp_path, {"serve_container_name": "llmfleet-second", "serve_port": 8200})
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert _replaced(out) == ["llmfleet-deepseek"]
