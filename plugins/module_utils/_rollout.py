@@ -104,7 +104,7 @@ def _count(value, option, minimum):
 
 def drain_check(servers, draining, min_healthy, option="rollout_min_healthy"):
     """Whether the batch may drain ``draining`` (HAProxy server names): ``servers`` is a list of
-    ``{router, server, status, admin_state}`` (haproxy_server results, one per router and server). A server is
+    ``{router, server, status, admin_state}``, or haproxy_server results of a loop over ``[router, server]`` pairs. A server is
     in service on a router when its status is UP and its admin state ready. The fewest in service left on any
     router after the drain must be ``min_healthy`` or more. Returns ``{ok, in_service, left, msg}``."""
     min_healthy = _count(min_healthy, option, 0)
@@ -113,6 +113,9 @@ def drain_check(servers, draining, min_healthy, option="rollout_min_healthy"):
     draining = sorted(set(draining or []))
     routers = {}
     for s in servers:
+        if isinstance(s, dict) and isinstance(s.get("server"), dict) and isinstance(s.get("item"), (list, tuple)):
+            # A haproxy_server result of a loop over [router, server name] pairs.
+            s = dict(s["server"], router=s["item"][0])
         if not isinstance(s, dict) or "server" not in s:
             raise RolloutError("a router server entry needs router, server, status, admin_state: %s" % show(s))
         up = str(s.get("status", "")).startswith("UP") and s.get("admin_state", "ready") == "ready"

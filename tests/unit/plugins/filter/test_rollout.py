@@ -129,3 +129,12 @@ def test_a_min_healthy_above_the_fleet_is_refused():
 def test_a_server_the_router_lacks_is_refused():
     with pytest.raises(AnsibleFilterError, match="router r1 has no server z-0.*playbooks/router.yml"):
         rollout_drain_check(_servers(FLEET), ["z-0"], 0)
+
+
+def test_haproxy_server_loop_results_are_read_as_they_come():
+    results = [
+        {"item": ["r1", name], "server": {"server": name, "status": status, "admin_state": admin}, "changed": False}
+        for name, (status, admin) in dict(FLEET, **{"a-1": ("DOWN", "ready")}).items()
+    ]
+    out = rollout_drain_check(results, ["a-0"], 2)
+    assert out["ok"] and out["router"] == "r1" and out["left"] == ["b-0", "c-0"]
