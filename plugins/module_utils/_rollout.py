@@ -81,6 +81,8 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
         out.append(
             {
                 "instance": name,
+                "engine": inst.get("engine"),
+                "shutdown_timeout": shutdown_timeout(inst),
                 "server": server_name(host, name),
                 "serves_http": bool(inst.get("serves_http", True)),
                 "port": inst.get("port"),
@@ -90,6 +92,24 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
             }
         )
     return out
+
+
+def shutdown_timeout(plan):
+    """Seconds the engine lets running requests finish after SIGTERM, from the plan's command: vLLM
+    ``--shutdown-timeout N`` (0 when absent: it aborts them), SGLang None (it waits without a limit of its own)."""
+    if plan.get("engine") == "sglang":
+        return None
+    words = [str(w) for w in plan.get("command") or []]
+    value = 0
+    for i, word in enumerate(words):
+        if word == "--shutdown-timeout" and i + 1 < len(words):
+            value = words[i + 1]
+        elif word.startswith("--shutdown-timeout="):
+            value = word.split("=", 1)[1]
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
 
 
 def _count(value, option, minimum):

@@ -138,3 +138,12 @@ def test_haproxy_server_loop_results_are_read_as_they_come():
     ]
     out = rollout_drain_check(results, ["a-0"], 2)
     assert out["ok"] and out["router"] == "r1" and out["left"] == ["b-0", "c-0"]
+
+
+def test_the_engine_drain_time_is_read_from_the_plan():
+    (with_flag, _second) = _instances(extra_args=["--shutdown-timeout", "30"])
+    (plain, _second) = _instances()
+    out = rollout_changes([with_flag], "h1", {with_flag["name"]: "k"}, {}, {})
+    assert out[0]["shutdown_timeout"] == 30.0 and out[0]["engine"] == "vllm"
+    # vLLM's default 0: SIGTERM aborts running requests, the router drain is all that protects them.
+    assert rollout_changes([plain], "h1", {plain["name"]: "k"}, {}, {})[0]["shutdown_timeout"] == 0.0
