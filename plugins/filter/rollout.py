@@ -12,9 +12,10 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._rollout import (
     RolloutError,
     drain_check,
     instance_changes,
+    previous_fleet,
 )
 
-# The documentation lives in rollout_changes.yml and rollout_drain_check.yml beside this file.
+# The documentation lives in rollout_changes.yml, rollout_drain_check.yml and rollout_previous_fleet.yml beside this file.
 
 
 def rollout_changes(instances, host, restart_keys, running=None, recorded_plans=None):
@@ -31,6 +32,17 @@ def rollout_drain_check(servers, draining, min_healthy, option="rollout_min_heal
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def rollout_previous_fleet(hosts):
+    try:
+        return previous_fleet(hosts)
+    except RolloutError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
 class FilterModule:
     def filters(self):
-        return {"rollout_changes": rollout_changes, "rollout_drain_check": rollout_drain_check}
+        return {
+            "rollout_changes": rollout_changes,
+            "rollout_drain_check": rollout_drain_check,
+            "rollout_previous_fleet": rollout_previous_fleet,
+        }

@@ -178,3 +178,50 @@ def drain_check(servers, draining, min_healthy, option="rollout_min_healthy"):
             "(show servers state on the router), lower %s, or roll out fewer hosts at once (rollout_batch)" % option
         )
     return {"ok": ok, "in_service": in_service, "left": left, "router": router, "msg": msg}
+
+
+def previous_fleet(hosts):
+    """The fleet plan a rollback restores: ``hosts`` is a list of ``[host, address, plans]`` where ``plans`` is
+    what the rollout recorded before it changed the host (the llmfleet_plans fact then: container name -> plan).
+    Returns ``{hosts: {host: {instances}}, endpoints, cells}`` shaped as llmfleet.serving.fleet_plan's, for the
+    serve, verify and router roles. Multi-node cells are refused: their ranks restart together, across hosts."""
+    out_hosts, endpoints = {}, []
+    for entry in hosts or []:
+        if not isinstance(entry, (list, tuple)) or len(entry) != 3:
+            raise RolloutError("previous_fleet takes [host, address, plans] entries, got %s" % show(entry))
+        host, address, plans = entry
+        address = address or host  # no ansible_host: the inventory name, as the fleet planner does
+        if not isinstance(plans, dict) or not plans:
+            raise RolloutError(
+                "rollout_rollback: no previous plan is recorded on %s (llmfleet_rollout_previous.fact): a rollout "
+                "records it just before it changes a host; this host was not changed by one, so there is nothing to "
+                "roll back to. Limit the rollback to the changed hosts (-e target=...) or deploy the plan you want."
+                % host
+            )
+        instances = sorted(plans.values(), key=lambda p: (p.get("index", 0), p.get("name", "")))
+        cells = sorted({p["cell"] for p in instances if p.get("cell")})
+        if cells:
+            raise RolloutError(
+                "rollout_rollback: %s ran multi-node cell %s; a cell's ranks restart together across hosts, which "
+                "a rollback of recorded plans does not do: deploy the previous inventory with playbooks/deploy.yml"
+                % (host, ", ".join(cells))
+            )
+        out_hosts[host] = {"instances": instances}
+        for p in instances:
+            if p.get("serves_http", True):
+                readiness = p.get("readiness") or {}
+                endpoints.append(
+                    {
+                        "host": host,
+                        "address": address,
+                        "port": p.get("port"),
+                        "instance": p.get("name") or (p.get("container") or {}).get("name"),
+                        "engine": p.get("engine"),
+                        "served_model_name": p.get("served_model_name"),
+                        "health_path": readiness.get("health_path", "/health"),
+                        "models_path": readiness.get("models_path", "/v1/models"),
+                    }
+                )
+    if not out_hosts:
+        raise RolloutError("rollout_rollback: no host to roll back (the play's hosts are empty)")
+    return {"hosts": out_hosts, "endpoints": endpoints, "cells": {}, "reasons": ["rollback to the recorded plans"]}

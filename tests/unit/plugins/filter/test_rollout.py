@@ -147,3 +147,22 @@ def test_the_engine_drain_time_is_read_from_the_plan():
     assert out[0]["shutdown_timeout"] == 30.0 and out[0]["engine"] == "vllm"
     # vLLM's default 0: SIGTERM aborts running requests, the router drain is all that protects them.
     assert rollout_changes([plain], "h1", {plain["name"]: "k"}, {}, {})[0]["shutdown_timeout"] == 0.0
+
+
+def test_a_rollback_fleet_is_built_from_the_recorded_plans():
+    from ansible_collections.llmfleet.serving.plugins.filter.rollout import rollout_previous_fleet
+
+    old = _instances()
+    recorded = {i["name"]: i for i in reversed(old)}
+    fleet = rollout_previous_fleet([["h1", "10.0.0.1", recorded]])
+    assert [i["name"] for i in fleet["hosts"]["h1"]["instances"]] == _names(old)  # plan order, not the fact's
+    assert [(e["host"], e["address"], e["port"]) for e in fleet["endpoints"]] == [
+        ("h1", "10.0.0.1", i["port"]) for i in old
+    ]
+
+
+def test_a_rollback_of_a_host_without_a_recorded_plan_is_refused_naming_it():
+    from ansible_collections.llmfleet.serving.plugins.filter.rollout import rollout_previous_fleet
+
+    with pytest.raises(AnsibleFilterError, match="no previous plan is recorded on h2"):
+        rollout_previous_fleet([["h1", "a", {i["name"]: i for i in _instances()}], ["h2", "b", {}]])
