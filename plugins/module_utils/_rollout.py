@@ -76,7 +76,9 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
             if previous and previous.get("hash") == inst.get("hash"):
                 reason = "secrets changed (same plan %s)" % inst.get("hash")
             else:
-                changes = [c["summary"] for c in plan_changes(dict(previous), dict(inst), HASHED_KEYS)] if previous else []
+                changes = (
+                    [c["summary"] for c in plan_changes(dict(previous), dict(inst), HASHED_KEYS)] if previous else []
+                )
                 reason = "plan changed (%s -> %s)" % (previous.get("hash", "unknown"), inst.get("hash"))
         out.append(
             {

@@ -217,7 +217,9 @@ async def _drain(emu, spec, log, grace, first):
     while emu.generating and loop.time() < deadline:
         await asyncio.sleep(0.05)
     if emu.generating and first:
-        log("WARNING", "Shutdown timeout of %g s reached: aborting %d running request(s)" % (grace, len(emu.generating)))
+        log(
+            "WARNING", "Shutdown timeout of %g s reached: aborting %d running request(s)" % (grace, len(emu.generating))
+        )
 
 
 def serve(spec, cfg, params, reason, worker, workers, hf_from_file, cluster=None):

@@ -93,7 +93,9 @@ async def run(args):
     with open(args.out, "w") as fh:
         for rec in records:
             fh.write(json.dumps(rec) + "\n")
-    print("sent %d, ok %d, failed %d" % (len(records), sum(r["ok"] for r in records), sum(not r["ok"] for r in records)))
+    print(
+        "sent %d, ok %d, failed %d" % (len(records), sum(r["ok"] for r in records), sum(not r["ok"] for r in records))
+    )
 
 
 def p99(values):
@@ -122,7 +124,15 @@ def report(args):
         ok = sum(r["ok"] for r in rs)
         print(
             "%-7s %6d %6d %7d %13.1f %10.1f %8.2f"
-            % (name, len(rs), ok, len(rs) - ok, p99([r["ttft"] for r in rs if r["ok"]]) * 1000, span, ok / span if span else 0)
+            % (
+                name,
+                len(rs),
+                ok,
+                len(rs) - ok,
+                p99([r["ttft"] for r in rs if r["ok"]]) * 1000,
+                span,
+                ok / span if span else 0,
+            )
         )
     print("\nthroughput through the rollout (per second from its start: requests started, completed ok, failed)")
     start = int(t0) - 2
