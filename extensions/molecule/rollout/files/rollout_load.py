@@ -52,8 +52,9 @@ async def one(host, port, body, timeout):
                 continue
             payload = line[6:]
             if payload == b"[DONE]":
+                # The end of the stream; the connection may stay open (keep-alive through the router).
                 done = True
-                continue
+                break
             try:
                 event = json.loads(payload)
             except ValueError:
