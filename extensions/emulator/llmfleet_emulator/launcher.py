@@ -172,6 +172,9 @@ async def _serve(emu, spec, cfg, log, worker, workers, cluster=None):
     else:
         warmed()
     await stop.wait()
+    grace = drain_seconds(spec)
+    if grace > 0 and emu.generating:
+        await _drain(emu, spec, log, grace, first)
     if cluster is not None:
         cluster.stop()
         warming_task.cancel()
@@ -182,6 +185,41 @@ async def _serve(emu, spec, cfg, log, worker, workers, cluster=None):
         task.cancel()
     await runner.cleanup()
     return 0
+
+
+def drain_seconds(spec):
+    """How long SIGTERM lets running requests finish, as the engine does: vLLM --shutdown-timeout N (default 0:
+    abort them), SGLang without limit (its graceful exit waits until no request runs; docker stop's SIGKILL
+    ends it)."""
+    if spec.engine == "sglang":
+        return float("inf")
+    value = spec.args.get("shutdown_timeout") or 0
+    if isinstance(value, (list, tuple)):  # a flag of the catalog keeps its words as given
+        value = value[-1] if value else 0
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+async def _drain(emu, spec, log, grace, first):
+    """Refuse new generation requests (503, /health 503) and wait until the running ones finish or ``grace``
+    seconds pass; a second SIGTERM does not shorten it (the container's stop timeout is the hard limit)."""
+    emu.draining = True
+    if first:
+        log(
+            "INFO",
+            "Graceful shutdown: %d request(s) running, no new ones accepted; waiting %s"
+            % (len(emu.generating), "until they finish" if grace == float("inf") else "up to %g s" % grace),
+        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while emu.generating and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    if emu.generating and first:
+        log(
+            "WARNING", "Shutdown timeout of %g s reached: aborting %d running request(s)" % (grace, len(emu.generating))
+        )
 
 
 def serve(spec, cfg, params, reason, worker, workers, hf_from_file, cluster=None):

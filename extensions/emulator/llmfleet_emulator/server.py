@@ -43,6 +43,10 @@ def _anthropic_error_body(err):
     return {"type": "error", "error": {"type": kind, "message": str(err)}}
 
 
+# The requests a graceful shutdown lets finish (and refuses while draining).
+GENERATION_PATHS = frozenset(["/v1/chat/completions", "/v1/completions", "/v1/messages"])
+
+
 class _Counters:
     """What one request saw, for the trace and the metrics."""
 
@@ -84,6 +88,10 @@ class Emulator:
         self.dead = False
         self.warming = settings.warmup_seconds > 0
         self.shutting_down = False
+        # SIGTERM with a graceful drain (vLLM --shutdown-timeout N > 0, SGLang always): new generation
+        # requests are refused with 503 while the running ones finish (launcher._serve waits for them).
+        self.draining = False
+        self.generating = set()
         self.cluster = None  # a multi-node head's rendezvous (cluster.Cluster); set by the launcher
         self.tasks = set()
         self.keys = [k.encode() for k in spec.api_keys]
@@ -195,6 +203,8 @@ class Emulator:
             return web.json_response(_error_body(err), status=401)
         task = asyncio.current_task()
         self.tasks.add(task)
+        if request.method == "POST" and request.path in GENERATION_PATHS:
+            self.generating.add(task)
         try:
             return await handler(request)
         except web.HTTPNotFound:
@@ -203,6 +213,7 @@ class Emulator:
             return web.json_response({"detail": "Method Not Allowed"}, status=405)
         finally:
             self.tasks.discard(task)
+            self.generating.discard(task)
 
     # ---- simple endpoints ----------------------------------------------------------------
     def emulator_info(self):
@@ -238,7 +249,7 @@ class Emulator:
         cell = self._cell_problem()
         if cell is not None:
             return cell
-        if self.dead or self.warming or self.shutting_down:
+        if self.dead or self.warming or self.shutting_down or self.draining:
             return web.Response(status=503)
         return web.Response(status=200)
 
@@ -383,6 +394,12 @@ class Emulator:
 
     def _gate(self):
         """Faults and engine state that fail a generation request before it starts."""
+        if self.draining:
+            raise RequestError(
+                503,
+                "the server is shutting down: it finishes the running requests and accepts no new one",
+                kind="ServiceUnavailableError",
+            )
         if self.cluster is not None and self.cluster.problem():
             raise RequestError(
                 503, "the multi-node cell is not whole: %s" % self.cluster.problem(), kind="ServiceUnavailableError"

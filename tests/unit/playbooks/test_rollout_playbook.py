@@ -1,0 +1,49 @@
+"""playbooks/rollout.yml refuses bad settings before any host is read or changed: no router, a
+rollout_min_healthy, rollout_drain_timeout or rollout_batch that is not what it must be."""
+
+import pytest
+from helpers.playbook import run_playbook
+
+pytestmark = pytest.mark.slow
+
+INVENTORY = {
+    "all": {
+        "children": {
+            "llmfleet_serving": {"hosts": {"gpu-a": {"ansible_connection": "ssh", "ansible_host": "192.0.2.1"}}},
+            "llmfleet_router": {"hosts": {"rt": {"ansible_connection": "ssh", "ansible_host": "192.0.2.2"}}},
+        }
+    }
+}
+
+
+def refused(tmp_path, inventory, *extra):
+    proc, out = run_playbook("playbooks/rollout.yml", inventory, *extra, workdir=tmp_path)
+    assert proc.returncode != 0
+    results = [
+        (t["task"]["name"], host, r) for play in out["plays"] for t in play["tasks"] for host, r in t["hosts"].items()
+    ]
+    failed = [(name, host, r.get("msg", "")) for name, host, r in results if r.get("failed")]
+    assert failed, [n for n, _h, _r in results]
+    # Only the controller's check ran: no serving host or router was contacted.
+    assert {host for _n, host, _r in results} == {"localhost"}
+    return failed[0][2]
+
+
+def test_an_empty_router_group_is_refused(tmp_path):
+    inventory = {"all": {"children": {"llmfleet_serving": INVENTORY["all"]["children"]["llmfleet_serving"]}}}
+    msg = refused(tmp_path, inventory)
+    assert "llmfleet_router (now: empty" in msg and "playbooks/router.yml" in msg
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        ("rollout_min_healthy=two", "rollout_min_healthy a whole number 0 or more (got two)"),
+        ("rollout_drain_timeout=0", "rollout_drain_timeout seconds above 0 (got 0"),
+        ("rollout_batch=0", "rollout_batch a host count (1, 2, ...) or a percentage such as 25% (got 0)"),
+        ("rollout_batch=150%", "(got 150%)"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_variable(tmp_path, extra, named):
+    msg = refused(tmp_path, INVENTORY, "-e", extra)
+    assert named in msg, msg
