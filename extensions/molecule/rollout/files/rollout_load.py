@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Load through the router during a rollout (test tool of the molecule scenario `rollout`; standard library only).
 
     rollout_load.py run HOST PORT --rate R --stop-file F --out results.jsonl [--model M --max-tokens N]
