@@ -138,3 +138,16 @@ def test_every_endpoint_of_a_host_is_verified_and_a_failed_replica_is_named(tmp_
         (True, "http://10.1.2.3:18001/v1"),
         (False, "http://10.1.2.3:%d/v1" % (18001 + closed - emu.port)),
     ]
+
+
+def test_a_cell_worker_host_is_not_verified_itself(tmp_path):
+    # Only a worker rank on this host (serves_http false): no endpoint to check; the head stands for the cell.
+    emu = start_emulator(tmp_path, ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"])
+    worker = {"served_model_name": "deepseek", "readiness": {"timeout_s": 2}, "serves_http": False}
+    try:
+        proc, out = run_verify(tmp_path, emu, {"llmfleet_plans": {"worker": dict(worker, port=emu.port)}})
+    finally:
+        emu.stop()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "serves no endpoint" in task_result(out, "Say that a cell worker")["msg"]
+    assert not [t for t in out["plays"][0]["tasks"] if "Wait for the server" in t["task"]["name"]]
