@@ -13,18 +13,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import gpu_ranges
+
 # The documentation lives in fleet_instance_rows.yml and fleet_totals.yml beside this file.
-
-
-def _ranges(ids):
-    """[0, 1, 2, 3, 6] -> '0-3,6'."""
-    runs = []  # [first, last] of each run of consecutive indexes
-    for i in sorted(ids):
-        if runs and i == runs[-1][1] + 1:
-            runs[-1][1] = i
-        else:
-            runs.append([i, i])
-    return ",".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in runs)
 
 
 def _host_items(hosts):
@@ -41,7 +32,7 @@ def _uses(instance, gpus):
     ids = instance.get("gpu_ids")
     if ids in (None, "all"):
         return "all %d" % _gpu_count(gpus) if _gpu_count(gpus) else "all"
-    return "%s (%d)" % (_ranges(ids), len(ids))
+    return "%s (%d)" % (gpu_ranges(ids), len(ids))
 
 
 def fleet_instance_rows(hosts):

@@ -232,20 +232,15 @@ def _plan(host, cell, **kwargs):
         raise
 
 
-def _ranges(ids):
-    """[0, 1, 2, 3, 6] -> '0-3,6'."""
-    parts, start, prev = [], None, None
-    for i in ids:
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
+def gpu_ranges(ids):
+    """[0, 1, 2, 3, 6] -> '0-3,6' (also the fleet summary's "Uses" column, plugins/filter/fleet_summary.py)."""
+    runs = []  # [first, last] of each run of consecutive indexes
+    for i in sorted(ids):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
         else:
-            parts.append(str(start) if start == prev else "%s-%s" % (start, prev))
-            start = prev = i
-    if start is not None:
-        parts.append(str(start) if start == prev else "%s-%s" % (start, prev))
-    return ",".join(parts)
+            runs.append([i, i])
+    return ",".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in runs)
 
 
 def _instance(plan, index, gpu_ids, role, cell, serves_http):
@@ -312,7 +307,7 @@ def _plan_standalone(name, h, reasons):
             len(ids),
             gpus.get("product"),
             wanted,
-            ("; GPUs %s idle: replicas_per_host %s leaves them unused" % (_ranges(idle), wanted)) if idle else "",
+            ("; GPUs %s idle: replicas_per_host %s leaves them unused" % (gpu_ranges(idle), wanted)) if idle else "",
         )
     )
     return instances, used, idle
@@ -537,7 +532,7 @@ def _summary(name, entry, instances, used, idle):
     parts = []
     for i in instances:
         label = ENGINES[i["engine"]]["label"]
-        where = "GPUs all" if i["gpu_ids"] == "all" else "GPUs %s" % _ranges(i["gpu_ids"])
+        where = "GPUs all" if i["gpu_ids"] == "all" else "GPUs %s" % gpu_ranges(i["gpu_ids"])
         if i["role"] == "standalone":
             parts.append("%s %s TP %d %s :%d" % (i["name"], label, i["tensor_parallel_size"], where, i["port"]))
         else:
@@ -551,7 +546,7 @@ def _summary(name, entry, instances, used, idle):
         gpus.get("product"),
         len(used),
         len(idle),
-        (" (GPUs %s)" % _ranges(idle)) if idle else "",
+        (" (GPUs %s)" % gpu_ranges(idle)) if idle else "",
         "; ".join(parts),
     )
 

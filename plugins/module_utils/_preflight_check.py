@@ -16,7 +16,7 @@ could not reach a head that was not in the play: that line says so.
 
 from __future__ import annotations
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import _claims, _ranges
+from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import _claims, gpu_ranges
 from ansible_collections.llmfleet.serving.plugins.module_utils._host_probe import DOCKER_TOOLKIT_BINARIES
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import CONTAINER_HF_CACHE, _version_tuple
 from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import ENGINES
@@ -233,7 +233,7 @@ def _port_problems(host, gather, instances, fleet):
         if holders:
             out.append(
                 "%s: port %d (%s of %s) is taken by %s; stop that, or move serve_port / serve_dist_port "
-                "(this host's instances claim %s)" % (host, port, what, name, "; ".join(holders), _ranges(planned))
+                "(this host's instances claim %s)" % (host, port, what, name, "; ".join(holders), gpu_ranges(planned))
             )
     return out
 

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
+from ansible_collections.llmfleet.serving.plugins.module_utils._host_probe import nearest_existing
 
 USER_AGENT = "llmfleet.serving/weights"
 
@@ -328,11 +329,6 @@ def fetch_from_peer(cache_dir, repo_id, manifest, source_url, paths, timeout=60.
 
 def free_bytes(path):
     """Free bytes (for an unprivileged writer too) on the filesystem of PATH or its nearest existing parent."""
-    probe = os.path.abspath(path)
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
+    probe = nearest_existing(path)
     st = os.statvfs(probe)
     return st.f_bavail * st.f_frsize, probe
