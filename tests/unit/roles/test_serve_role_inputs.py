@@ -67,6 +67,7 @@ def refusal(proc, out, dirs):
 
 # (role variables, fragments the message must hold). Each message names the role variable and what works.
 BAD_ROLE_INPUTS = [
+    ({"serve_pull_retries": -1}, ["serve_pull_retries: -1 is not a whole number of retries from 0 to 20"]),
     ({"serve_ready_timeout": -5}, ["serve_ready_timeout: -5 is out of range", "1 to 86400"]),
     ({"serve_ready_timeout": "-5"}, ["serve_ready_timeout: \"-5\" is out of range"]),
     ({"serve_ready_timeout": 90000}, ["serve_ready_timeout: 90000 is out of range"]),
@@ -118,6 +119,7 @@ BAD_ROLE_INPUTS = [
 # What the role's argument_specs already refuse (a value that cannot be converted at all) stays Ansible's
 # message, which names the role variable too.
 BAD_FOR_ARGUMENT_SPECS = [
+    ({"serve_pull_retries": "2 --all"}, ["serve_pull_retries", "cannot be converted to an int"]),
     ({"serve_ready_timeout": "soon"}, ["argument 'serve_ready_timeout' is of type str"]),
     ({"serve_profiles": "mine"}, ["argument 'serve_profiles' is of type str"]),
     ({"serve_wait": "maybe"}, ["argument 'serve_wait' is of type str"]),
