@@ -53,6 +53,12 @@ def _split(hosts, size, members):
     return len({hosts.index(h) // size for h in members}) > 1
 
 
+def _adjacent(hosts, members):
+    """Whether ``members`` stand next to each other in the play order."""
+    places = sorted(hosts.index(h) for h in members)
+    return places[-1] - places[0] == len(places) - 1
+
+
 def cell_batch_problems(fleet, hosts, batch):
     """One sentence per cell that the rollout would split; [] when every cell's hosts share one batch.
 
@@ -82,8 +88,7 @@ def cell_batch_problems(fleet, hosts, batch):
         for cell, members in split.items():
             problems.append(
                 "cell %s runs on %s, which rollout_batch=%s (%d host(s) a batch) puts in different batches (%s): "
-                "its ranks run one engine and must restart together; give rollout_batch=%d, or list the cell's "
-                "hosts next to each other in the inventory"
+                "its ranks run one engine and must restart together; give rollout_batch=%d%s"
                 % (
                     cell,
                     ", ".join(members),
@@ -91,6 +96,9 @@ def cell_batch_problems(fleet, hosts, batch):
                     size,
                     "; ".join("%s in batch %d" % (h, hosts.index(h) // size + 1) for h in members),
                     fits,
+                    ""
+                    if _adjacent(hosts, members)
+                    else " (or list the cell's hosts next to each other in the inventory, for smaller batches)",
                 )
             )
     return problems

@@ -30,6 +30,15 @@ def test_one_host_a_batch_splits_the_cell_and_names_the_batch_size_that_works():
     assert "h100-a in batch 2; h100-b in batch 3" in problem
     # Batches of 2 are [b200, h100-a], [h100-b, h100]: still split; 3 keeps the cell in the first batch.
     assert "give rollout_batch=3" in problem
+    # The cell's hosts already stand together: reordering the inventory is not offered.
+    assert "next to each other" not in problem
+
+
+def test_a_cell_whose_hosts_are_apart_is_told_to_list_them_together():
+    order = ["h100-a", "b200", "h100-b", "h100"]
+    (problem,) = rollout_cell_batches(fleet(order), order, 2)
+    assert "h100-a in batch 1; h100-b in batch 2" in problem
+    assert "give rollout_batch=3 (or list the cell's hosts next to each other in the inventory" in problem
 
 
 def test_a_batch_size_that_keeps_the_cell_whole_passes():
