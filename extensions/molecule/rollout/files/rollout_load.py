@@ -327,9 +327,10 @@ def format_table(data):
     if data["servers"]:
         lines.append("")
         lines.append("servers out of service (router status), s from the rollout's start")
+        width = max(len(w["server"]) for w in data["servers"])
         for w in data["servers"]:
             back = "t%+.1f" % w["back"] if w["back"] is not None else "not back"
-            lines.append("  %-28s %-6s t%+.1f -> %s" % (w["server"], w["status"], w["out"], back))
+            lines.append("  %-*s %-6s t%+.1f -> %s" % (width, w["server"], w["status"], w["out"], back))
         for i, b in enumerate(data["batches"], 1):
             back = "t%+.1f" % b["back"] if b["back"] is not None else "not back"
             lines.append("  batch %d: t%+.1f -> %s  %s" % (i, b["out"], back, ", ".join(b["servers"])))
