@@ -4,7 +4,9 @@
 """The rolling redeploy's decisions (playbooks/rollout.yml), kept out of Jinja so they are unit-tested:
 
 - ``instance_changes``: which instances of one host the new plan restarts (so they are drained first), and why;
-- ``drain_check``: whether draining a batch still leaves ``rollout_min_healthy`` servers in service.
+- ``drain_check``: whether draining a batch still leaves ``rollout_min_healthy`` servers in service;
+- ``router_states`` and ``host_settled``: what an interrupted rollout (Ctrl-C after a drain) left in the router, and
+  whether a host has nothing left to do (a fast no-change path must not skip a host whose server is drained).
 
 A restart happens exactly when the serve role restarts: the restart key it would label the new container with
 (plan hash + secrets digest, roles/serve/vars/main.yml) differs from the running container's label, or the
@@ -32,17 +34,61 @@ def _mapping(value, option, what):
     return value
 
 
-def instance_changes(instances, host, restart_keys, running=None, recorded_plans=None):
+# Worst admin state first: a server drained on one router and ready on another is drained.
+_ADMIN_ORDER = {"maint": 0, "drain": 1, "ready": 2}
+
+
+def router_states(results):
+    """HAProxy server name -> admin state (ready, drain or maint) across every router, the worst one (maint, then
+    drain): ``results`` is a list of haproxy_server results of a loop over ``[router, server]`` pairs (or dicts
+    ``{server, admin_state}``). Skipped or failed reads are left out (the server's state is then unknown)."""
+    if results is None or results == "":
+        return {}
+    if isinstance(results, dict) and "results" in results:
+        results = results["results"]
+    if not isinstance(results, list):
+        raise RolloutError("the router's servers must be a list of haproxy_server results, got %s" % show(results))
+    out = {}
+    for r in results:
+        if not isinstance(r, dict) or r.get("skipped") or r.get("failed"):
+            continue
+        s = r.get("server") if isinstance(r.get("server"), dict) else r
+        name, state = s.get("server"), s.get("admin_state")
+        if not name or state not in _ADMIN_ORDER:
+            continue
+        if name not in out or _ADMIN_ORDER[state] < _ADMIN_ORDER[out[name]]:
+            out[name] = state
+    return out
+
+
+def host_settled(changes):
+    """True when the rollout has nothing to do on a host: no instance to restart and no server to put back in
+    service. A host whose plan is unchanged but whose server an interrupted rollout left drained is NOT settled:
+    a fast path that skips unchanged hosts must use this rule (or at least ``router_states``), not the plan hash."""
+    if not isinstance(changes, list):
+        raise RolloutError("host_settled takes the rollout_changes list, got %s" % show(changes))
+    return not any(c.get("change") or c.get("enable") for c in changes if isinstance(c, dict))
+
+
+def instance_changes(instances, host, restart_keys, running=None, recorded_plans=None, router=None):
     """One entry per planned instance of ``host``, in plan order:
 
-    ``{instance, server, serves_http, port, change, reason, changes}``. ``change`` is true when the serve role
+    ``{instance, server, serves_http, port, change, drain, enable, router_state, reason, changes}``. ``change`` is
+    true when the serve role
     will (re)start it: not running, or running from another restart key. ``reason`` says which of: a new
     instance, a stopped one, a changed plan (``changes`` lists ``key: before -> after`` from the recorded plan),
     or changed secrets (same plan hash). ``server`` is its HAProxy server name (the router role's naming).
 
     ``restart_keys``: container name -> the restart key the serve role computes for the new plan;
     ``running``: container name -> the running container's ``llmfleet.restart-key`` label ("" or absent: not
-    running); ``recorded_plans``: the ``llmfleet_plans`` local fact (container name -> plan it was deployed from).
+    running); ``recorded_plans``: the ``llmfleet_plans`` local fact (container name -> plan it was deployed from);
+    ``router``: HAProxy server name -> admin state in the router(s) (``router_states``; absent: ready).
+
+    ``drain``: drain it in the router before the restart; ``enable``: put it back in service after (verified).
+    A changed instance is drained, restarted and re-enabled. An unchanged one whose server is in DRAIN (a rollout
+    interrupted after the drain, perhaps after the restart) is verified and put back in service: it already runs
+    the planned restart key. A server in MAINT is the operator's: never drained nor re-enabled by the rollout (a
+    changed instance there is restarted and stays in MAINT until the operator sets it ready).
     """
     if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
         raise RolloutError(
@@ -52,6 +98,7 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
     restart_keys = _mapping(restart_keys, "restart_keys", "container name to restart key")
     running = _mapping(running, "running", "container name to the running container's restart key")
     recorded_plans = _mapping(recorded_plans, "recorded_plans (the llmfleet_plans local fact)", "plans")
+    router = _mapping(router, "router", "HAProxy server name to admin state (ready, drain, maint)")
     out = []
     for inst in instances:
         name = inst.get("name") or (inst.get("container") or {}).get("name")
@@ -80,15 +127,36 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
                     [c["summary"] for c in plan_changes(dict(previous), dict(inst), HASHED_KEYS)] if previous else []
                 )
                 reason = "plan changed (%s -> %s)" % (previous.get("hash", "unknown"), inst.get("hash"))
+        serves_http = bool(inst.get("serves_http", True))
+        server = server_name(host, name)
+        state = router.get(server, "ready") if serves_http else None
+        if state is not None and state not in _ADMIN_ORDER:
+            raise RolloutError(
+                "router state of server %s is %s: give ready, drain or maint (haproxy_server's admin_state)"
+                % (server, show(state))
+            )
+        drain = enable = False
+        if state == "maint":
+            reason += "; left in MAINT in the router (an operator's: the rollout neither drains nor re-enables it)"
+        elif serves_http and change:
+            drain = enable = True
+        elif state == "drain":
+            enable = True
+            reason = (
+                "unchanged but DRAINED in the router (an interrupted rollout): verify it, then put it back in service"
+            )
         out.append(
             {
                 "instance": name,
                 "engine": inst.get("engine"),
                 "shutdown_timeout": shutdown_timeout(inst),
-                "server": server_name(host, name),
-                "serves_http": bool(inst.get("serves_http", True)),
+                "server": server,
+                "serves_http": serves_http,
                 "port": inst.get("port"),
                 "change": change,
+                "drain": drain,
+                "enable": enable,
+                "router_state": state,
                 "reason": reason,
                 "changes": changes,
             }
