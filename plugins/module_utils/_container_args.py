@@ -113,7 +113,8 @@ def unit_run_args(plan, hf_token=False, hf_token_file="", api_key=False, env_fil
 def _entry(key, value, field, comment=None):
     return {
         "key": key,
-        "value": str(value),
+        # As given (not str()): the quoting filter refuses None, a boolean or a list, naming the field.
+        "value": value,
         "field": field,
         "quote": "quadlet_value" if key in QUADLET_ONE_ARGUMENT else "systemd_word",
         "comment": comment,
