@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 
+from ansible_collections.llmfleet.serving.plugins.module_utils._container_args import STOP_TIMEOUT_S, seed_docker_run
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._names import (
     INSTANCE_NAME_RULE,
@@ -572,17 +573,7 @@ def build_plan(
         container["ports"] = [port_map]
         if publish_address:
             reasons.append("Port %d published on %s only (publish_address)." % (port, publish_address))
-    docker_run = ["docker", "run", "-d", "--gpus", container["gpus"], "--ipc=" + container["ipc"]]
-    if container["shm_size"]:
-        docker_run.extend(["--shm-size", container["shm_size"]])
-    if container.get("network"):
-        docker_run.extend(["--network", container["network"]])
-    for port_map in container["ports"]:
-        docker_run.extend(["-p", port_map])
-    for key, value in plan_env.items():
-        docker_run.extend(["-e", "%s=%s" % (key, value)])
-    docker_run.extend(["-v", volume, chosen_image])
-    docker_run.extend(command)
+    docker_run = seed_docker_run(container, plan_env, chosen_image, command)
 
     plan = {
         "profile": model,
@@ -603,6 +594,10 @@ def build_plan(
         "docker_run": docker_run,
         "secrets": copy.deepcopy(engine_data["secrets"]),
         "readiness": dict(profile.get("readiness", _DEFAULT_READINESS)),
+        # Seconds a stop gives the engine's drain (docker stop -t, podman --stop-timeout; systemd waits 30 s
+        # more). Not in HASHED_KEYS: a constant today, so no plan hash moves; the unit and quadlet read it
+        # through _container_args (which also gives older plans without it the same 60).
+        "stop_timeout_s": STOP_TIMEOUT_S,
     }
     plan["hash"] = plan_hash(plan)
     plan["reasons"] = reasons
