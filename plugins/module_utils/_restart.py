@@ -77,7 +77,9 @@ def running_container(inspect):
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise RestartInputError("inspect", "is not the JSON docker/podman inspect prints (%s): %.200r" % (exc, value))
+            raise RestartInputError(
+                "inspect", "is not the JSON docker/podman inspect prints (%s): %.120r" % (exc, value)
+            ) from exc
     if isinstance(value, list):
         if not value:
             return {}
@@ -101,8 +103,8 @@ def _host_ports(bindings):
             if port not in (None, ""):
                 try:
                     ports.append(int(port))
-                except (TypeError, ValueError):
-                    raise RestartInputError("inspect", "HostPort %r is not a port number" % (port,))
+                except (TypeError, ValueError) as exc:
+                    raise RestartInputError("inspect", "HostPort %r is not a port number" % (port,)) from exc
     return ports
 
 
@@ -120,7 +122,9 @@ def restart_decision(planned_key, inspect=None, unit_changed=False, changes=None
     running container publishes: not "taken" by something else).
     """
     if not isinstance(planned_key, str) or not planned_key:
-        raise RestartInputError("planned_key", "expected the plan's restart key (a sha256 hex string), got %r" % (planned_key,))
+        raise RestartInputError(
+            "planned_key", "expected the plan's restart key (a sha256 hex string), got %r" % (planned_key,)
+        )
     if not isinstance(unit_changed, bool):
         raise RestartInputError("unit_changed", "expected true or false, got %r" % (unit_changed,))
     if changes is not None and not (isinstance(changes, list) and all(isinstance(c, str) for c in changes)):
@@ -146,14 +150,13 @@ def restart_decision(planned_key, inspect=None, unit_changed=False, changes=None
     }
     if not running:
         result["restart"] = unit_changed
-        result["reason"] = (
-            "no container of this instance runs: the service is %s"
-            % ("restarted so that it runs the new unit" if unit_changed else "started")
+        result["reason"] = "no container of this instance runs: the service is %s" % (
+            "restarted so that it runs the new unit" if unit_changed else "started"
         )
         return result
     if running_key == planned_key:
-        result["reason"] = "the running container was started from the planned restart key %s: it keeps running" % (
-            planned_key[:12]
+        result["reason"] = (
+            "the running container was started from the planned restart key %s: it keeps running" % (planned_key[:12])
         )
         if unit_changed:
             result["warning"] = (
@@ -192,7 +195,9 @@ def stale_ports(results):
     if isinstance(results, dict):
         results = results.get("results", [])
     if not isinstance(results, list):
-        raise RestartInputError("results", "expected the registered loop results (a list), got %s" % type(results).__name__)
+        raise RestartInputError(
+            "results", "expected the registered loop results (a list), got %s" % type(results).__name__
+        )
     ports = []
     for item in results:
         if not isinstance(item, dict) or item.get("skipped") or item.get("rc") != 0:
@@ -203,7 +208,9 @@ def stale_ports(results):
         try:
             bindings = json.loads(stdout[len("true ") :])
         except ValueError as exc:
-            raise RestartInputError("results", "an inspect printed %.200r, not 'RUNNING BINDINGS' JSON (%s)" % (stdout, exc))
+            raise RestartInputError(
+                "results", "an inspect printed %.200r, not 'RUNNING BINDINGS' JSON (%s)" % (stdout, exc)
+            ) from exc
         if bindings is not None and not isinstance(bindings, dict):
             raise RestartInputError("results", "PortBindings is not a mapping: %.200r" % (stdout,))
         ports.extend(_host_ports(bindings))

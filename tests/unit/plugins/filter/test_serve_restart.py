@@ -81,21 +81,33 @@ def _registered(container, rc=0):
 CONTAINERS = [
     {
         "State": {"Running": True},
-        "HostConfig": {"PortBindings": {"8000/tcp": [{"HostIp": "", "HostPort": "8000"}, {"HostIp": "::", "HostPort": "8000"}]}},
+        "HostConfig": {
+            "PortBindings": {"8000/tcp": [{"HostIp": "", "HostPort": "8000"}, {"HostIp": "::", "HostPort": "8000"}]}
+        },
         "Config": {"Labels": {"llmfleet.restart-key": "k1"}},
     },
     {
         "State": {"Running": True},
-        "HostConfig": {"PortBindings": {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18000"}], "9/tcp": [{"HostIp": "", "HostPort": "9"}]}},
+        "HostConfig": {
+            "PortBindings": {
+                "8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18000"}],
+                "9/tcp": [{"HostIp": "", "HostPort": "9"}],
+            }
+        },
         "Config": {"Labels": {"llmfleet.restart-key": ""}},
     },
     {"State": {"Running": True}, "HostConfig": {"PortBindings": None}, "Config": {"Labels": None}},
-    {"State": {"Running": False}, "HostConfig": {"PortBindings": {"8000/tcp": [{"HostIp": "", "HostPort": "8000"}]}},
-     "Config": {"Labels": {"llmfleet.restart-key": "k1"}}},
+    {
+        "State": {"Running": False},
+        "HostConfig": {"PortBindings": {"8000/tcp": [{"HostIp": "", "HostPort": "8000"}]}},
+        "Config": {"Labels": {"llmfleet.restart-key": "k1"}},
+    },
 ]
 
 
-@pytest.mark.parametrize("registered", [_registered(c) for c in CONTAINERS] + [_registered(None, rc=1), {"skipped": True}])
+@pytest.mark.parametrize(
+    "registered", [_registered(c) for c in CONTAINERS] + [_registered(None, rc=1), {"skipped": True}]
+)
 def test_ports_and_running_key_are_what_the_old_jinja_read(registered):
     container = _old(OLD_CONTAINER, __serve_inspect=registered)
     old_ports = _old(OLD_CONTAINER_PORTS, __serve_container=container)
@@ -113,7 +125,10 @@ def test_stale_ports_are_what_the_old_jinja_read():
             {"rc": 1, "stdout": ""},
             {"skipped": True},
             {"rc": 0, "stdout": "true null"},
-            {"rc": 0, "stdout": 'true {"8003/tcp":[{"HostIp":"","HostPort":"8003"},{"HostIp":"::","HostPort":"8004"}]}'},
+            {
+                "rc": 0,
+                "stdout": 'true {"8003/tcp":[{"HostIp":"","HostPort":"8003"},{"HostIp":"::","HostPort":"8004"}]}',
+            },
         ]
     }
     old = _old(OLD_STALE_PORTS, __serve_stale_inspect=registered)
@@ -127,17 +142,29 @@ def _tp(tp):
 
 def test_a_tensor_parallel_change_restarts_naming_it():
     before, after = _tp(8), _tp(4)
-    running = _registered({"State": {"Running": True}, "HostConfig": {"PortBindings": {}},
-                           "Config": {"Labels": {"llmfleet.restart-key": serve_restart_key(before["hash"])}}})
-    got = serve_restart_decision(serve_restart_key(after["hash"]), running, unit_changed=True, previous_plan=before, plan=after)
+    running = _registered(
+        {
+            "State": {"Running": True},
+            "HostConfig": {"PortBindings": {}},
+            "Config": {"Labels": {"llmfleet.restart-key": serve_restart_key(before["hash"])}},
+        }
+    )
+    got = serve_restart_decision(
+        serve_restart_key(after["hash"]), running, unit_changed=True, previous_plan=before, plan=after
+    )
     assert got["restart"] is True and "tensor_parallel_size: 8 -> 4" in got["reason"]
 
 
 def test_the_same_plan_with_a_unit_change_is_left_running():
     plan = _tp(8)
     key = serve_restart_key(plan["hash"], "", "VLLM_API_KEY=sk-TESTONLY\n")
-    running = _registered({"State": {"Running": True}, "HostConfig": {"PortBindings": {}},
-                           "Config": {"Labels": {"llmfleet.restart-key": key}}})
+    running = _registered(
+        {
+            "State": {"Running": True},
+            "HostConfig": {"PortBindings": {}},
+            "Config": {"Labels": {"llmfleet.restart-key": key}},
+        }
+    )
     got = serve_restart_decision(key, running, unit_changed=True, previous_plan=plan, plan=plan)
     assert got["restart"] is False and got["warning"]
 

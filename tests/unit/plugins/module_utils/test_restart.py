@@ -22,7 +22,9 @@ def _inspect(running=True, key=KEY, bindings=None, rc=0):
     """A registered result of the role's inspect task (tasks/instance.yml's --format)."""
     container = {
         "State": {"Running": running},
-        "HostConfig": {"PortBindings": bindings if bindings is not None else {"8000/tcp": [{"HostIp": "", "HostPort": "8000"}]}},
+        "HostConfig": {
+            "PortBindings": bindings if bindings is not None else {"8000/tcp": [{"HostIp": "", "HostPort": "8000"}]}
+        },
         "Config": {"Labels": {RESTART_KEY_LABEL: key}},
     }
     return {"rc": rc, "stdout": json.dumps([container]), "changed": False}
@@ -32,7 +34,12 @@ def test_the_key_depends_on_the_plan_and_each_secret_file():
     base = restart_key("h1", "hf_x", "K=v")
     assert len(base) == 64 and int(base, 16) >= 0
     assert restart_key("h1", "hf_x", "K=v") == base
-    assert len({base, restart_key("h2", "hf_x", "K=v"), restart_key("h1", "hf_y", "K=v"), restart_key("h1", "hf_x", "K=w")}) == 4
+    assert (
+        len(
+            {base, restart_key("h2", "hf_x", "K=v"), restart_key("h1", "hf_y", "K=v"), restart_key("h1", "hf_x", "K=w")}
+        )
+        == 4
+    )
     # The two files are not concatenated: moving text from one to the other is a change.
     assert restart_key("h1", "ab", "") != restart_key("h1", "a", "b")
 
@@ -77,7 +84,13 @@ def test_a_running_container_without_the_label_is_restarted(labels):
 
 @pytest.mark.parametrize(
     "inspect",
-    [None, "", {"rc": 1, "stdout": "", "stderr": "Error: No such container"}, {"skipped": True, "changed": False}, "[]"],
+    [
+        None,
+        "",
+        {"rc": 1, "stdout": "", "stderr": "Error: No such container"},
+        {"skipped": True, "changed": False},
+        "[]",
+    ],
 )
 def test_nothing_running_is_started_and_holds_no_port(inspect):
     got = restart_decision(KEY, inspect)
@@ -115,7 +128,16 @@ def test_the_inspect_can_be_its_stdout_or_one_container():
         ((KEY, "not json"), "inspect"),
         ((KEY, "[1]"), "inspect"),
         ((KEY, {"rc": 0, "stdout": '[{"State": {"Running": true}, "Config": {"Labels": "x"}}]'}), "inspect"),
-        ((KEY, {"rc": 0, "stdout": '[{"State": {"Running": true}, "HostConfig": {"PortBindings": {"1/tcp": [{"HostPort": "x"}]}}}]'}), "inspect"),
+        (
+            (
+                KEY,
+                {
+                    "rc": 0,
+                    "stdout": '[{"State": {"Running": true}, "HostConfig": {"PortBindings": {"1/tcp": [{"HostPort": "x"}]}}}]',
+                },
+            ),
+            "inspect",
+        ),
     ],
 )
 def test_bad_input_names_the_argument(args, argument):
@@ -131,7 +153,15 @@ def test_bad_unit_changed_and_changes_name_the_argument():
         restart_decision(KEY, None, changes="tensor_parallel_size")
 
 
-@pytest.mark.parametrize("value, argument", [((1, "", ""), "plan_hash"), (("h", None, ""), "hf_token_content"), (("h", "", 3), "env_content"), (("", "", ""), "plan_hash")])
+@pytest.mark.parametrize(
+    "value, argument",
+    [
+        ((1, "", ""), "plan_hash"),
+        (("h", None, ""), "hf_token_content"),
+        (("h", "", 3), "env_content"),
+        (("", "", ""), "plan_hash"),
+    ],
+)
 def test_bad_key_input_names_the_argument_not_the_value(value, argument):
     with pytest.raises(RestartInputError) as err:
         restart_key(*value)
