@@ -184,3 +184,26 @@ def test_a_unit_edited_by_hand_with_the_same_key_is_not_restarted_and_warns(host
     assert got["skipped"] and not got["restart"]
     assert got["warning"] and "next restart" in got["warning"] and str(unit) in got["warning"]
     assert os.path.basename(str(unit)) in got["warning"]
+
+
+def test_the_units_key_is_the_old_jinja_key_of_what_the_role_wrote(host):
+    """The upgrade check on the role's own output: the key in the unit is what the old Jinja gives for the plan hash
+    and the secret files the role wrote (an SGLang/vLLM env file with a quoted key), so no server restarts on upgrade."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    root = host["root"]
+    plan = json.loads((root / "facts" / "llmfleet_plan.fact").read_text())
+    (secret_dir,) = list((root / "secrets").iterdir())
+    env = (secret_dir / "secrets.env").read_text()
+    assert KEY in env
+    old = Templar(
+        loader=DataLoader(),
+        variables={"__serve_plan": plan, "__serve_hf_token_content": "", "__serve_env_content": env},
+    ).template(
+        trust_as_template(
+            "{{ (__serve_plan.hash ~ ':' ~ ([__serve_hf_token_content, __serve_env_content] | to_json"
+            " | hash('sha256'))) | hash('sha256') }}"
+        )
+    )
+    assert host["key"] == old
