@@ -150,8 +150,10 @@ def restart_decision(planned_key, inspect=None, unit_changed=False, changes=None
     }
     if not running:
         result["restart"] = unit_changed
-        result["reason"] = "no container of this instance runs: the service is %s" % (
-            "restarted so that it runs the new unit" if unit_changed else "started"
+        result["reason"] = "no container of this instance runs: the service is started" + (
+            " from the new unit (by a restart, which also replaces a unit systemd keeps retrying)"
+            if unit_changed
+            else ""
         )
         return result
     if running_key == planned_key:

@@ -96,7 +96,8 @@ def test_nothing_running_is_started_and_holds_no_port(inspect):
     got = restart_decision(KEY, inspect)
     assert got["start"] is True and got["restart"] is False and got["running"] is False and got["ports_held"] == []
     # A unit that changed while nothing runs is restarted: a unit systemd keeps retrying then runs the new one.
-    assert restart_decision(KEY, inspect, unit_changed=True)["restart"] is True
+    changed = restart_decision(KEY, inspect, unit_changed=True)
+    assert changed["restart"] is True and changed["start"] is True and "from the new unit" in changed["reason"]
 
 
 def test_a_stopped_container_holds_no_port_and_is_started():
