@@ -531,10 +531,14 @@ def build_plan(
         # The engine then loads the build from the cache only: no hub round trip at start, no download
         # inside the restart window. A user's own HF_HUB_OFFLINE (env) is theirs to keep.
         if "HF_HUB_OFFLINE" in plan_env:
-            reasons.append("%s; env sets HF_HUB_OFFLINE=%s itself, which is kept." % (hub_offline, plan_env["HF_HUB_OFFLINE"]))
+            reasons.append(
+                "%s; env sets HF_HUB_OFFLINE=%s itself, which is kept." % (hub_offline, plan_env["HF_HUB_OFFLINE"])
+            )
         else:
             plan_env = dict(sorted(dict(plan_env, HF_HUB_OFFLINE="1").items()))
-            reasons.append("%s: the engine runs with HF_HUB_OFFLINE=1 (loads the build from the cache only)." % hub_offline)
+            reasons.append(
+                "%s: the engine runs with HF_HUB_OFFLINE=1 (loads the build from the cache only)." % hub_offline
+            )
     if mn_data and multinode.get("fabric_interface"):
         plan_env = _fabric_env(plan_env, mn_data, multinode["fabric_interface"])
         reasons.append(

@@ -131,7 +131,8 @@ def test_preflight_imported_again_after_the_weights_plans_again_unless_the_plan_
         "- hosts: llmfleet_serving\n  gather_facts: false\n  tasks:\n"
         "    - name: What the weights role leaves\n      ansible.builtin.set_fact:\n"
         "        llmfleet_weights: {builds: [%s]}\n"
-        "- import_playbook: %s\n" % (ROOT / "playbooks/preflight.yml", json.dumps(build), ROOT / "playbooks/preflight.yml")
+        "- import_playbook: %s\n"
+        % (ROOT / "playbooks/preflight.yml", json.dumps(build), ROOT / "playbooks/preflight.yml")
     )
     host = {
         "ansible_connection": "local",

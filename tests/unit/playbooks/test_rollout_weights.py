@@ -47,8 +47,11 @@ def plays(*extra):
         timeout=120,
         check=True,
     )
-    return [line.split("play #", 1)[1].split(": ", 1)[1].split("\t")[0].strip() for line in proc.stdout.splitlines()
-            if "play #" in line]
+    return [
+        line.split("play #", 1)[1].split(": ", 1)[1].split("\t")[0].strip()
+        for line in proc.stdout.splitlines()
+        if "play #" in line
+    ]
 
 
 def test_the_weights_play_runs_after_the_plan_and_before_the_batches():

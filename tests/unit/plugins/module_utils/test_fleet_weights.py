@@ -60,7 +60,9 @@ def test_a_host_without_the_plans_build_keeps_its_plan_and_hash(extra):
     if not extra.get("local_builds"):
         assert after["reasons"] == before["reasons"]
     else:
-        assert any("other-org/other-model" not in r and "not verified by the weights role" in r for r in after["reasons"])
+        assert any(
+            "other-org/other-model" not in r and "not verified by the weights role" in r for r in after["reasons"]
+        )
 
 
 def test_a_verified_build_in_the_plans_cache_runs_every_replica_offline():
