@@ -42,6 +42,8 @@ all:
   vars:
     ansible_connection: community.docker.docker
     ansible_python_interpreter: /usr/bin/python3
+    # N = 1 has a single endpoint: the rollout's check (a play on localhost) wants one to be drainable.
+    rollout_min_healthy: 0
   children:
     llmfleet_router:
       hosts:
@@ -54,8 +56,6 @@ all:
         serve_engine: sglang
         serve_allow_unauthenticated: true
         serve_ready_poll_interval: 1
-        # N = 1 has a single endpoint: the rollout's check wants one to be drainable.
-        rollout_min_healthy: 0
 """
 
 # deploy.yml then router.yml in one run: the router's endpoints come from the fleet plan of that run.
