@@ -16,6 +16,7 @@ import copy
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._names import control_character, show
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan_options import PLAN_CHOICES_SPEC
 from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import ENGINES
 
 # The serving_plan options a host's `choices` may hold (what each host would give serving_plan).
@@ -35,24 +36,8 @@ CHOICE_KEYS = (
     "publish_address",
     "allow_unknown_args",
 )
-# serving_plan's argument spec for those options (types and defaults), so a host's choices are read exactly
-# as serving_plan reads them; tests/unit/plugins/modules/test_fleet_plan.py holds it equal to serving_plan's.
-CHOICES_SPEC = dict(
-    model=dict(type="str", default="deepseek-v4-flash"),
-    engine=dict(type="str", choices=["vllm", "sglang", "auto"], default="auto"),
-    tensor_parallel_size=dict(type="int"),
-    image=dict(type="str"),
-    port=dict(type="int", default=8000),
-    served_model_name=dict(type="str", default="deepseek"),
-    hf_cache_dir=dict(type="str", default="/root/.cache/huggingface"),
-    extra_args=dict(type="raw", default=[]),
-    allow_unknown_args=dict(type="bool", default=False),
-    env=dict(type="raw", default={}),
-    speculative=dict(type="bool"),
-    container_name=dict(type="str"),
-    publish_address=dict(type="str", default=""),
-    profiles=dict(type="dict", default={}),
-)
+# A host's choices are read with serving_plan's own argument spec (types and defaults): one spec.
+CHOICES_SPEC = PLAN_CHOICES_SPEC
 # A host entry's keys; the serve role's variables are these with the prefix serve_ (serve_replicas_per_host...).
 HOST_KEYS = ("gpus", "address", "choices", "replicas_per_host", "cell", "node_rank", "fabric_interface", "dist_port")
 # What every rank of a cell must agree on: they run one engine together.

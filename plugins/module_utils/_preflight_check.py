@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import _claims, gpu_ranges
 from ansible_collections.llmfleet.serving.plugins.module_utils._host_probe import DOCKER_TOOLKIT_BINARIES
-from ansible_collections.llmfleet.serving.plugins.module_utils._plan import CONTAINER_HF_CACHE, _version_tuple
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan import CONTAINER_HF_CACHE
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan_image import _version_tuple
 from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import ENGINES
 
 GB = 1000**3  # profiles give weights_size_gb in GB (10^9 bytes), as the model hubs do

@@ -7,7 +7,7 @@ Nothing here branches: ``_plan.py`` reads these tables. A user profile (the ``pr
 of ``serving_plan``) has the same shape as an entry of ``PROFILES`` and replaces a built-in one
 of the same name as a whole.
 
-Profile shape (checked by ``_plan.validate_profile``):
+Profile shape (checked by ``_plan_profile.validate_profile``):
 
 - ``builds``: build name -> ``model_id``, ``size_gb`` (weights on disk, decimal GB), ``label``.
 - ``kv_headroom_gb``: GB per GPU that must stay free for KV cache and activations after the weights,

@@ -382,36 +382,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
 from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
-from ansible_collections.llmfleet.serving.plugins.module_utils._plan import (
-    DEFAULT_HF_CACHE_DIR,
-    DEFAULT_MODEL,
-    DEFAULT_PORT,
-    DEFAULT_SERVED_MODEL_NAME,
-    ENGINE_CHOICES,
-    HASHED_KEYS,
-    build_plan,
-)
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan import HASHED_KEYS, build_plan
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan_diff import plan_changes, plan_diff
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan_options import PLAN_CHOICES_SPEC
 
-ARGUMENT_SPEC = dict(
-    model=dict(type="str", default=DEFAULT_MODEL),
-    engine=dict(type="str", choices=list(ENGINE_CHOICES), default="auto"),
-    gpus=dict(type="dict", required=True),
-    tensor_parallel_size=dict(type="int"),
-    image=dict(type="str"),
-    port=dict(type="int", default=DEFAULT_PORT),
-    served_model_name=dict(type="str", default=DEFAULT_SERVED_MODEL_NAME),
-    hf_cache_dir=dict(type="str", default=DEFAULT_HF_CACHE_DIR),
-    # raw, not list/dict: Ansible would split '--a --b' at commas and turn 'A=1' into a mapping;
-    # the planner refuses the wrong shape with a message instead.
-    extra_args=dict(type="raw", default=[]),
-    allow_unknown_args=dict(type="bool", default=False),
-    env=dict(type="raw", default={}),
-    speculative=dict(type="bool"),
-    container_name=dict(type="str"),
-    publish_address=dict(type="str", default=""),
-    profiles=dict(type="dict", default={}),
-)
+# The plan choices are the ones fleet_plan reads per host (one spec, _plan_options.PLAN_CHOICES_SPEC).
+ARGUMENT_SPEC = dict(PLAN_CHOICES_SPEC, gpus=dict(type="dict", required=True))
 
 
 def main():

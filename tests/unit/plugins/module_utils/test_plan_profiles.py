@@ -7,7 +7,8 @@ from helpers import gpu_fact_samples as samples
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _profiles
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
-from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan, validate_profile
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan_profile import validate_profile
 
 
 def tiny_profile(**deployment_changes):

@@ -13,12 +13,9 @@ from ansible_collections.llmfleet.serving.plugins.filter.names import FilterModu
 from ansible_collections.llmfleet.serving.plugins.module_utils import _engine_flags, _profiles
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._names import validate_instance_name
-from ansible_collections.llmfleet.serving.plugins.module_utils._plan import (
-    _catalog,
-    _unknown_flag,
-    build_plan,
-    validate_profile,
-)
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan_command import _catalog, _unknown_flag
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan_profile import validate_profile
 from ansible_collections.llmfleet.serving.plugins.module_utils._references import image_problem
 from ansible_collections.llmfleet.serving.plugins.modules import serving_plan
 
