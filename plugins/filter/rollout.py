@@ -18,9 +18,9 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._rollout import (
 # The documentation lives in rollout_changes.yml, rollout_drain_check.yml and rollout_previous_fleet.yml beside this file.
 
 
-def rollout_changes(instances, host, restart_keys, running=None, recorded_plans=None):
+def rollout_changes(instances, host, restart_keys, running=None, recorded_plans=None, problems=None):
     try:
-        return instance_changes(instances, host, restart_keys, running, recorded_plans)
+        return instance_changes(instances, host, restart_keys, running, recorded_plans, problems)
     except RolloutError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

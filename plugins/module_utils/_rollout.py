@@ -32,7 +32,7 @@ def _mapping(value, option, what):
     return value
 
 
-def instance_changes(instances, host, restart_keys, running=None, recorded_plans=None):
+def instance_changes(instances, host, restart_keys, running=None, recorded_plans=None, problems=None):
     """One entry per planned instance of ``host``, in plan order:
 
     ``{instance, server, serves_http, port, change, reason, changes}``. ``change`` is true when the serve role
@@ -52,6 +52,7 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
     restart_keys = _mapping(restart_keys, "restart_keys", "container name to restart key")
     running = _mapping(running, "running", "container name to the running container's restart key")
     recorded_plans = _mapping(recorded_plans, "recorded_plans (the llmfleet_plans local fact)", "plans")
+    problems = _mapping(problems, "problems", "container name to the list of what is out of sync")
     out = []
     for inst in instances:
         name = inst.get("name") or (inst.get("container") or {}).get("name")
@@ -69,6 +70,9 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
         if not old_key:
             change = True
             reason = "stopped (no running container)" if previous else "new instance"
+        elif old_key == new_key and problems.get(name):
+            found = problems[name]
+            change, reason = True, "out of sync: %s" % ("; ".join(found) if isinstance(found, list) else found)
         elif old_key == new_key:
             change, reason = False, "unchanged"
         else:
