@@ -14,21 +14,10 @@ which repairs it. The decisions are pure functions here, unit-tested; the module
 from __future__ import annotations
 
 import hashlib
-import json
 
 
 def sha256_bytes(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def restart_key(plan_hash, hf_token_content, env_content):
-    """The serve role's restart key (roles/serve/vars/main.yml __serve_restart_key) from the secret files as they
-    are on the host ("" for an absent file, as the role's content for a secret it does not write): Jinja's
-    ``[hf, env] | to_json | hash('sha256')`` then ``(hash ~ ':' ~ digest) | hash('sha256')``. Secret files edited
-    or removed by hand give another key than the one the role computes from its variables. Should that definition
-    change without this one, every host reads as not in sync and gets the full role: slower, never wrong."""
-    digest = sha256_bytes(json.dumps([hf_token_content, env_content]).encode("utf-8"))
-    return sha256_bytes(("%s:%s" % (plan_hash, digest)).encode("utf-8"))
 
 
 def parse_systemctl_show(text):
@@ -127,8 +116,9 @@ def host_state(instances, runtime, facts, units, containers, files, health, secr
     name -> restart_key() of its secret files on the host."""
     rows = []
     for inst in instances:
-        problems = instance_problems(inst, runtime, units, containers, files, health,
-                                     (secrets_keys or {}).get(inst["container"]))
+        problems = instance_problems(
+            inst, runtime, units, containers, files, health, (secrets_keys or {}).get(inst["container"])
+        )
         rows.append({"container": inst["container"], "in_sync": not problems, "problems": problems})
     host_problems = []
     for fact in facts:
@@ -137,5 +127,4 @@ def host_state(instances, runtime, facts, units, containers, files, health, secr
             host_problems.append(p)
     problems = ["%s: %s" % (r["container"], p) for r in rows for p in r["problems"]] + host_problems
     running = {name: c["restart_key"] for name, c in containers.items() if c["running"]}
-    return {"in_sync": bool(instances) and not problems, "problems": problems, "instances": rows,
-            "running": running}
+    return {"in_sync": bool(instances) and not problems, "problems": problems, "instances": rows, "running": running}

@@ -153,10 +153,11 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+# The one definition of the restart key (also the serve role's, through the serve_restart_key filter).
+from ansible_collections.llmfleet.serving.plugins.module_utils._restart import restart_key
 from ansible_collections.llmfleet.serving.plugins.module_utils._serve_state import (
     host_state,
     parse_inspect,
-    restart_key,
     parse_systemctl_show,
     sha256_bytes,
 )
@@ -170,8 +171,12 @@ def read_file(path):
         st = os.stat(path)
     except OSError:
         return None
-    info = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "regular": stat.S_ISREG(st.st_mode),
-            "directory": stat.S_ISDIR(st.st_mode)}
+    info = {
+        "mode": stat.S_IMODE(st.st_mode),
+        "uid": st.st_uid,
+        "regular": stat.S_ISREG(st.st_mode),
+        "directory": stat.S_ISDIR(st.st_mode),
+    }
     if info["regular"]:
         try:
             with open(path, "rb") as handle:
@@ -204,7 +209,9 @@ def main():
         argument_spec=dict(
             runtime=dict(type="str", choices=["docker", "podman"], default="docker"),
             instances=dict(
-                type="list", elements="dict", required=True,
+                type="list",
+                elements="dict",
+                required=True,
                 options=dict(
                     container=dict(type="str", required=True),
                     unit=dict(type="str", required=True),
@@ -219,7 +226,9 @@ def main():
                 ),
             ),
             facts=dict(
-                type="list", elements="dict", default=[],
+                type="list",
+                elements="dict",
+                default=[],
                 options=dict(path=dict(type="path", required=True), sha256=dict(type="str", required=True)),
             ),
             read_json=dict(type="list", elements="path", default=[]),
@@ -233,15 +242,17 @@ def main():
     if instances:
         rc, out, _err = module.run_command(
             ["systemctl", "show", "--property=Id,ActiveState,UnitFileState,NeedDaemonReload"]
-            + [i["unit"] for i in instances])
+            + [i["unit"] for i in instances]
+        )
         units = parse_systemctl_show(out)
         cli = CLI[p["runtime"]]
         if os.path.exists(cli):
             # Only the name, the running state and the restart-key label: a full inspect holds the secrets.
             fmt = '{{.Name}} {{.State.Running}} {{index .Config.Labels "llmfleet.restart-key"}}'
             # A container that does not exist is an error line on stderr; the others still print.
-            rc, out, _err = module.run_command([cli, "inspect", "--type", "container", "--format", fmt]
-                                               + [i["container"] for i in instances])
+            rc, out, _err = module.run_command(
+                [cli, "inspect", "--type", "container", "--format", fmt] + [i["container"] for i in instances]
+            )
             containers = parse_inspect(out)
     paths = set(f["path"] for f in p["facts"])
     for inst in instances:
@@ -256,7 +267,8 @@ def main():
     for inst in instances:
         if inst.get("hf_token_file") and inst.get("env_file"):
             secrets_keys[inst["container"]] = restart_key(
-                inst["plan_hash"], read_text(inst["hf_token_file"]), read_text(inst["env_file"]))
+                inst["plan_hash"], read_text(inst["hf_token_file"]), read_text(inst["env_file"])
+            )
     health = {}
     for inst in instances:
         c = containers.get(inst["container"]) or {}

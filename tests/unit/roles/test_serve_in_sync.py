@@ -64,8 +64,15 @@ PLAY = """\
 
 
 def test_in_sync_expects_exactly_what_the_role_writes(tmp_path):
-    fleet = plan_fleet({"node1": {"gpus": samples.b200x8(), "address": "127.0.0.1",
-                                  "choices": {"engine": "vllm", "tensor_parallel_size": 4}}})
+    fleet = plan_fleet(
+        {
+            "node1": {
+                "gpus": samples.b200x8(),
+                "address": "127.0.0.1",
+                "choices": {"engine": "vllm", "tensor_parallel_size": 4},
+            }
+        }
+    )
     out_dir = tmp_path / "units"
     out_dir.mkdir()
     play = tmp_path / "play.yml"
@@ -80,8 +87,9 @@ def test_in_sync_expects_exactly_what_the_role_writes(tmp_path):
         "serve_container_name": "llmfleet-insync-test",
         "out_dir": str(out_dir),
     }
-    proc, out = run_playbook(play, {"all": {"hosts": {"node1": host}}}, "-e", json.dumps({"llmfleet_fleet": fleet}),
-                             workdir=tmp_path)
+    proc, out = run_playbook(
+        play, {"all": {"hosts": {"node1": host}}}, "-e", json.dumps({"llmfleet_fleet": fleet}), workdir=tmp_path
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     msg = task_result(out, "Report")["msg"]
     expected, state = msg["expected"], msg["state"]

@@ -7,12 +7,12 @@ import hashlib
 import pytest
 from ansible.plugins.filter.core import get_hash, to_json
 
+from ansible_collections.llmfleet.serving.plugins.module_utils._restart import restart_key
 from ansible_collections.llmfleet.serving.plugins.module_utils._serve_state import (
     file_problem,
     host_state,
     parse_inspect,
     parse_systemctl_show,
-    restart_key,
 )
 
 UNIT = b"[Unit]\nDescription=llmfleet\n"
@@ -39,22 +39,40 @@ def _inst(name="llmfleet-sglang", **over):
 
 def _host(inst, fact=b"{}\n"):
     """A host where ``inst`` runs exactly as the role left it."""
-    units = {inst["unit"]: {"Id": inst["unit"], "ActiveState": "active", "UnitFileState": "enabled",
-                            "NeedDaemonReload": "no"}}
+    units = {
+        inst["unit"]: {
+            "Id": inst["unit"],
+            "ActiveState": "active",
+            "UnitFileState": "enabled",
+            "NeedDaemonReload": "no",
+        }
+    }
     containers = {inst["container"]: {"running": True, "restart_key": KEY}}
     files = {
         inst["unit_path"]: {"sha256": hashlib.sha256(UNIT).hexdigest(), "mode": 0o644, "uid": 0, "regular": True},
         inst["secret_dir"]: {"mode": 0o700, "uid": 0, "regular": False, "directory": True},
-        "/etc/ansible/facts.d/llmfleet_plans.fact": {"sha256": hashlib.sha256(fact).hexdigest(), "mode": 0o644,
-                                                     "uid": 0, "regular": True},
+        "/etc/ansible/facts.d/llmfleet_plans.fact": {
+            "sha256": hashlib.sha256(fact).hexdigest(),
+            "mode": 0o644,
+            "uid": 0,
+            "regular": True,
+        },
     }
     facts = [{"path": "/etc/ansible/facts.d/llmfleet_plans.fact", "sha256": hashlib.sha256(fact).hexdigest()}]
     return units, containers, files, facts
 
 
 def _verdict(inst, units, containers, files, facts, health=None, secrets_key=KEY):
-    return host_state([inst], "docker", facts, units, containers, files, health or {inst["health_url"]: None},
-                      {inst["container"]: secrets_key})
+    return host_state(
+        [inst],
+        "docker",
+        facts,
+        units,
+        containers,
+        files,
+        health or {inst["health_url"]: None},
+        {inst["container"]: secrets_key},
+    )
 
 
 def test_a_host_as_the_role_left_it_is_in_sync():
@@ -76,8 +94,14 @@ def test_a_host_as_the_role_left_it_is_in_sync():
         (lambda u, c, f: u[next(iter(u))].update(UnitFileState="disabled"), "not enabled"),
         (lambda u, c, f: u[next(iter(u))].update(NeedDaemonReload="yes"), "changed on disk"),
         # A unit file removed or edited by hand.
-        (lambda u, c, f: f.pop("/etc/systemd/system/llmfleet-sglang.service"), "unit file /etc/systemd/system/llmfleet-sglang.service is missing"),
-        (lambda u, c, f: f["/etc/systemd/system/llmfleet-sglang.service"].update(sha256="0" * 64), "differs from what the role writes"),
+        (
+            lambda u, c, f: f.pop("/etc/systemd/system/llmfleet-sglang.service"),
+            "unit file /etc/systemd/system/llmfleet-sglang.service is missing",
+        ),
+        (
+            lambda u, c, f: f["/etc/systemd/system/llmfleet-sglang.service"].update(sha256="0" * 64),
+            "differs from what the role writes",
+        ),
         # A container started from another plan or secrets.
         (lambda u, c, f: c[next(iter(c))].update(restart_key="b" * 64), "runs another plan or secrets"),
         (lambda u, c, f: f["/etc/llmfleet/llmfleet-sglang"].update(mode=0o755), "not a root-only (0700) directory"),
@@ -125,8 +149,10 @@ def test_a_host_with_no_planned_instance_is_never_in_sync():
 
 
 def test_systemctl_show_and_inspect_output_are_read_per_unit_and_container():
-    text = ("Id=a.service\nActiveState=active\nUnitFileState=enabled\nNeedDaemonReload=no\n\n"
-            "Id=b.service\nActiveState=inactive\nUnitFileState=\nNeedDaemonReload=no\n")
+    text = (
+        "Id=a.service\nActiveState=active\nUnitFileState=enabled\nNeedDaemonReload=no\n\n"
+        "Id=b.service\nActiveState=inactive\nUnitFileState=\nNeedDaemonReload=no\n"
+    )
     units = parse_systemctl_show(text)
     assert units["a.service"]["ActiveState"] == "active"
     assert units["b.service"]["ActiveState"] == "inactive"
