@@ -2,3 +2,9 @@
 .PHONY: test-molecule-rollout
 test-molecule-rollout: venv link testbed-images testbed-router-image ## molecule: rollout under load through HAProxy (0 failed requests), no-change rollout, crash-at-start stop
 	molecule test -s rollout
+
+# The cost of a run that changes nothing (issue 12): wall time and controller CPU per host of a no-change rollout.yml
+# and deploy.yml on 1, 2 and 4 test hosts. BENCH_NOOP_ARGS e.g. "--checkout ../main-worktree --profile".
+.PHONY: bench-noop
+bench-noop: venv link testbed-images testbed-router-image ## benchmark: controller CPU and wall time per host of a no-change rollout/deploy on 1, 2, 4 test hosts
+	python3 benchmarks/noop_cost.py $(BENCH_NOOP_ARGS)

@@ -4,6 +4,8 @@
 # (default llmfleet-testbed). Port 8000 of the host is published on 127.0.0.1:PUBLISHED_PORT when given.
 # LLMFLEET_TESTBED_RUNTIME=podman starts a podman host instead (llmfleet-testbed/podman-host, its
 # /var/lib/containers on the volume NAME-containers).
+# LLMFLEET_TESTBED_VOLUMES: extra "VOLUME:/path" mounts, space-separated (scenario `weights`: one docker volume
+# mounted on two hosts stands in for shared storage, weights_shared).
 # A running host of that name is kept as it is. These are the one copy of the test host's run flags
 # (the DESIGN.md flags, plus NET_ADMIN so the host's dockerd can set up its bridge and port publishing).
 set -euo pipefail
@@ -23,6 +25,8 @@ docker network inspect "$network" > /dev/null 2>&1 \
 if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || true)" = "true" ]; then
   exit 0
 fi
+extra_volumes=()
+for v in ${LLMFLEET_TESTBED_VOLUMES:-}; do extra_volumes+=(-v "$v"); done
 docker rm -f "$name" > /dev/null 2>&1 || true
 docker run -d --name "$name" --hostname "$name" --network "$network" \
   --label org.llmfleet.testbed=host \
@@ -30,5 +34,6 @@ docker run -d --name "$name" --hostname "$name" --network "$network" \
   --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
   --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
   -v "$volume:$storage" -e container=docker \
+  "${extra_volumes[@]}" \
   ${published:+-p "127.0.0.1:$published:8000"} \
   "$image" /lib/systemd/systemd > /dev/null

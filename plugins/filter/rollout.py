@@ -20,9 +20,9 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._rollout import (
 # The documentation lives in rollout_changes.yml, rollout_drain_check.yml and rollout_previous_fleet.yml beside this file.
 
 
-def rollout_changes(instances, host, restart_keys, running=None, recorded_plans=None, router=None):
+def rollout_changes(instances, host, restart_keys, running=None, recorded_plans=None, problems=None, router=None):
     try:
-        return instance_changes(instances, host, restart_keys, running, recorded_plans, router)
+        return instance_changes(instances, host, restart_keys, running, recorded_plans, problems, router)
     except RolloutError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

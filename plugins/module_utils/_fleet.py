@@ -15,7 +15,7 @@ import copy
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._names import control_character, show
-from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
+from ansible_collections.llmfleet.serving.plugins.module_utils._plan import DEFAULT_HF_CACHE_DIR, build_plan
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan_options import PLAN_CHOICES_SPEC
 from ansible_collections.llmfleet.serving.plugins.module_utils._profiles import ENGINES
 
@@ -39,7 +39,18 @@ CHOICE_KEYS = (
 # A host's choices are read with serving_plan's own argument spec (types and defaults): one spec.
 CHOICES_SPEC = PLAN_CHOICES_SPEC
 # A host entry's keys; the serve role's variables are these with the prefix serve_ (serve_replicas_per_host...).
-HOST_KEYS = ("gpus", "address", "choices", "replicas_per_host", "cell", "node_rank", "fabric_interface", "dist_port")
+HOST_KEYS = (
+    "gpus",
+    "address",
+    "choices",
+    "replicas_per_host",
+    "cell",
+    "node_rank",
+    "fabric_interface",
+    "dist_port",
+    "local_builds",
+    "hf_hub_offline",
+)
 # What every rank of a cell must agree on: they run one engine together.
 _CELL_SAME = ("engine", "image", "model_id", "tensor_parallel_size", "served_model_name", "port")
 
@@ -178,7 +189,148 @@ def _check_host(name, entry):
         "node_rank": rank,
         "fabric_interface": fabric,
         "dist_port": entry.get("dist_port"),
+        "local_builds": _check_local_builds(name, entry.get("local_builds")),
+        "hf_hub_offline": _check_hub_offline(name, entry.get("hf_hub_offline")),
     }
+
+
+def _check_local_builds(name, builds):
+    """The builds the weights role verified on the host ([] when none): each {model_id, cache_dir, ...}."""
+    if builds is None:
+        return []
+    if not isinstance(builds, list):
+        _fail(
+            "hosts.%s.local_builds must be a list of the builds verified on the host, each {model_id, cache_dir, "
+            "revision, commit} (the llmfleet_weights fact's builds), found %s" % (name, show(builds)),
+            host=name,
+            option="local_builds",
+        )
+    out = []
+    for i, build in enumerate(builds):
+        model_id = build.get("model_id") if isinstance(build, dict) else None
+        cache_dir = build.get("cache_dir") if isinstance(build, dict) else None
+        if (
+            not isinstance(model_id, str)
+            or "/" not in model_id
+            or not isinstance(cache_dir, str)
+            or not cache_dir.startswith("/")
+        ):
+            _fail(
+                "hosts.%s.local_builds[%d] %s must be a mapping with model_id (ORG/NAME, the hub repository) and "
+                "cache_dir (the absolute Hugging Face cache directory it was verified in), as the weights role "
+                "records them (llmfleet_weights.builds)" % (name, i, show(build)),
+                host=name,
+                option="local_builds",
+            )
+        revision = build.get("revision")
+        commit = build.get("commit")
+        out.append(
+            {
+                "model_id": model_id,
+                "cache_dir": _norm_dir(cache_dir),
+                "revision": revision if isinstance(revision, str) else None,
+                "commit": commit if isinstance(commit, str) else None,
+            }
+        )
+    return out
+
+
+def _check_hub_offline(name, value):
+    """hf_hub_offline: 'auto' (None too), True or False; the strings true/false of -e are read as booleans."""
+    if value is None:
+        return "auto"
+    if isinstance(value, str) and value.strip().lower() in ("auto", "true", "false", "yes", "no"):
+        word = value.strip().lower()
+        return "auto" if word == "auto" else word in ("true", "yes")
+    if isinstance(value, bool):
+        return value
+    _fail(
+        "hf_hub_offline %s on host %s must be auto (HF_HUB_OFFLINE=1 when the weights role verified the plan's "
+        "build in its hf_cache_dir), true (always: the weights are there) or false (never)" % (show(value), name),
+        host=name,
+        option="hf_hub_offline",
+    )
+
+
+def _norm_dir(path):
+    return path.rstrip("/") or "/"
+
+
+def _engine_revision(plan):
+    """The revision the engine loads: its --revision, else main (the plan passes none by default)."""
+    command = plan.get("command") or []
+    for i, token in enumerate(command):
+        if token == "--revision" and i + 1 < len(command):
+            return command[i + 1]
+        if isinstance(token, str) and token.startswith("--revision="):
+            return token.split("=", 1)[1]
+    return "main"
+
+
+def _local_build(entry, plan):
+    """(build, why-not) for the plan's build on the host: the verified build that counts, else None and, when
+    the host has the model elsewhere or at another revision, why it does not count."""
+    cache = _norm_dir(entry["choices"].get("hf_cache_dir") or DEFAULT_HF_CACHE_DIR)
+    revision = _engine_revision(plan)
+    same_model = [b for b in entry["local_builds"] if b["model_id"] == plan["model_id"]]
+    for build in same_model:
+        if build["cache_dir"] == cache and revision in (build["revision"], build["commit"]):
+            return build, None
+    if not same_model:
+        return None, None
+    build = same_model[0]
+    if build["cache_dir"] != cache:
+        return None, "verified in %s, but the plan's hf_cache_dir is %s" % (build["cache_dir"], cache)
+    return None, "verified at revision %s, but the engine loads revision %s" % (build["revision"], revision)
+
+
+def hub_offline(plans, hosts, cell=None):
+    """(reason, fleet reason) for the instances of ``plans`` (host -> its first plan; every host of a cell):
+    reason is the sentence build_plan gets for HF_HUB_OFFLINE=1, or "" (the env stays as it was, so a host
+    that never ran the weights role keeps its plan hash); fleet reason is a line for the fleet, or None."""
+    names = list(plans)
+    where = ("cell %s" % cell) if cell else ("host %s" % names[0])
+    forced = {n: hosts[n]["hf_hub_offline"] for n in names if hosts[n]["hf_hub_offline"] != "auto"}
+    if forced:
+        # The user's word, per host; on a cell every rank must agree, or some ranks would reach the hub.
+        values = set(forced.values())
+        if len(values) > 1 or len(forced) != len(names):
+            _fail(
+                "cell %s: hf_hub_offline is %s; the ranks of a cell load one build together: set the same "
+                "hf_hub_offline (true, false or auto) on every host of the cell"
+                % (cell, ", ".join("%s on %s" % (str(hosts[n]["hf_hub_offline"]).lower(), n) for n in names)),
+                cell=cell,
+                option="hf_hub_offline",
+            )
+        if values.pop():
+            reason = "hf_hub_offline true on %s" % where
+            return reason, "%s: hf_hub_offline true: HF_HUB_OFFLINE=1 (the build must be in the cache)." % where
+        return "", "%s: hf_hub_offline false: HF_HUB_OFFLINE left unset." % where
+    found, missing = {}, {}
+    for n in names:
+        build, why = _local_build(hosts[n], plans[n])
+        if build is not None:
+            found[n] = build
+        else:
+            missing[n] = why or "not verified by the weights role"
+    model = plans[names[0]]["model_id"]
+    if not missing:
+        build = found[names[0]]
+        reason = "%s@%s verified in %s on %s by the weights role (%s)" % (
+            model,
+            (build["commit"] or build["revision"] or "?")[:12],
+            build["cache_dir"],
+            ("every host of cell %s" % cell) if cell else ("host %s" % names[0]),
+            "llmfleet_weights",
+        )
+        return reason, "%s: %s local: HF_HUB_OFFLINE=1." % (where, model)
+    if not any(hosts[n]["local_builds"] for n in names):
+        return "", None
+    return "", "%s: %s stays on the hub (HF_HUB_OFFLINE unset): %s." % (
+        where,
+        model,
+        "; ".join("%s: %s" % (n, why) for n, why in missing.items()),
+    )
 
 
 def _order(hosts, order):
@@ -246,6 +398,9 @@ def _instance(plan, index, gpu_ids, role, cell, serves_http):
 def _plan_standalone(name, h, reasons):
     gpus = h["gpus"]
     first = _plan(name, None, gpus=gpus, dist_port=h["dist_port"], **h["choices"])
+    offline, offline_line = hub_offline({name: first}, {name: h})
+    if offline:
+        first = _plan(name, None, gpus=gpus, dist_port=h["dist_port"], hub_offline=offline, **h["choices"])
     tp = first["tensor_parallel_size"]
     ids = _device_ids(gpus)
     fit = len(ids) // tp
@@ -277,6 +432,7 @@ def _plan_standalone(name, h, reasons):
                 gpu_ids=owned,
                 replica={"index": index, "count": count},
                 dist_port=h["dist_port"],
+                hub_offline=offline,
                 **h["choices"],
             )
             instances.append(_instance(plan, index, owned, "standalone", None, True))
@@ -295,6 +451,8 @@ def _plan_standalone(name, h, reasons):
             ("; GPUs %s idle: replicas_per_host %s leaves them unused" % (gpu_ranges(idle), wanted)) if idle else "",
         )
     )
+    if offline_line:
+        reasons.append(offline_line)
     return instances, used, idle
 
 
@@ -405,17 +563,31 @@ def _plan_cell(cell, ranked, hosts, reasons):
     total = sum(hosts[m]["gpus"]["count"] for m in ranked)
     dist_port = hosts[head]["dist_port"]
     plans = {}
-    for rank, m in enumerate(ranked):
-        multinode = {
-            "nnodes": len(ranked),
-            "node_rank": rank,
-            "head_address": hosts[head]["address"],
-            "gpus": total,
-            "fabric_interface": hosts[m]["fabric_interface"],
-        }
-        plans[m] = _plan(
-            m, cell, gpus=hosts[m]["gpus"], multinode=multinode, dist_port=dist_port, **hosts[m]["choices"]
-        )
+    offline = ""
+    for _ in range(2):
+        for rank, m in enumerate(ranked):
+            multinode = {
+                "nnodes": len(ranked),
+                "node_rank": rank,
+                "head_address": hosts[head]["address"],
+                "gpus": total,
+                "fabric_interface": hosts[m]["fabric_interface"],
+            }
+            plans[m] = _plan(
+                m,
+                cell,
+                gpus=hosts[m]["gpus"],
+                multinode=multinode,
+                dist_port=dist_port,
+                hub_offline=offline,
+                **hosts[m]["choices"],
+            )
+        if offline:
+            break
+        # Every rank's build must be local for the cell to run offline: decided once, over the whole cell.
+        offline, offline_line = hub_offline(plans, hosts, cell)
+        if not offline:
+            break
     for key in _CELL_SAME:
         values = {}
         for m in ranked:
@@ -466,6 +638,8 @@ def _plan_cell(cell, ranked, hosts, reasons):
             else (", tensor parallel %d" % info["tensor_parallel_size"]),
         )
     )
+    if offline_line:
+        reasons.append(offline_line)
     return info, instances
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 
+from ansible_collections.llmfleet.serving.plugins.module_utils._container_args import STOP_TIMEOUT_S, seed_docker_run
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._names import (
     INSTANCE_NAME_RULE,
@@ -344,10 +345,11 @@ def build_plan(
     replica=None,
     dist_port=None,
     multinode=None,
+    hub_offline="",
 ):
     """Return the plan dict (keys as in docs/architecture.md) or raise PlanError.
 
-    The fleet planner (_fleet.py) calls this once per instance; the last four parameters are its:
+    The fleet planner (_fleet.py) calls this once per instance; the last five parameters are its:
 
     - ``gpu_ids``: the GPU indexes the instance owns (None: all of the host's, ``--gpus all``).
     - ``replica``: ``{"index": i, "count": n}`` of a packed replica; with n > 1 the port is ``port + i``, the
@@ -355,6 +357,8 @@ def build_plan(
     - ``dist_port``: first port of the engine's distributed traffic (None: ENGINES[engine]["dist_port"]).
     - ``multinode``: ``{"nnodes", "node_rank", "head_address", "gpus", "fabric_interface"}`` of a cell member;
       ``gpus`` is the cell's GPU count, which the memory check and SGLang's --tp use.
+    - ``hub_offline``: why the build is already on the host (a sentence), or "" (the default). Non-empty: the
+      env gets ``HF_HUB_OFFLINE=1`` (unless ``env`` sets HF_HUB_OFFLINE itself) and the sentence is a reason.
 
     With none of them the plan is the single-host plan of earlier releases, byte for byte.
     Every PlanError carries ``details['option']``: the option the user can change to fix it."""
@@ -524,6 +528,18 @@ def build_plan(
     plan_env = _merge_env(dep.get("env", {}), env, chosen_engine)
     if env:
         reasons.append("env set by the user over the deployment's: %s." % ", ".join(sorted(str(k) for k in env)))
+    if hub_offline:
+        # The engine then loads the build from the cache only: no hub round trip at start, no download
+        # inside the restart window. A user's own HF_HUB_OFFLINE (env) is theirs to keep.
+        if "HF_HUB_OFFLINE" in plan_env:
+            reasons.append(
+                "%s; env sets HF_HUB_OFFLINE=%s itself, which is kept." % (hub_offline, plan_env["HF_HUB_OFFLINE"])
+            )
+        else:
+            plan_env = dict(sorted(dict(plan_env, HF_HUB_OFFLINE="1").items()))
+            reasons.append(
+                "%s: the engine runs with HF_HUB_OFFLINE=1 (loads the build from the cache only)." % hub_offline
+            )
     if mn_data and multinode.get("fabric_interface"):
         plan_env = _fabric_env(plan_env, mn_data, multinode["fabric_interface"])
         reasons.append(
@@ -572,17 +588,7 @@ def build_plan(
         container["ports"] = [port_map]
         if publish_address:
             reasons.append("Port %d published on %s only (publish_address)." % (port, publish_address))
-    docker_run = ["docker", "run", "-d", "--gpus", container["gpus"], "--ipc=" + container["ipc"]]
-    if container["shm_size"]:
-        docker_run.extend(["--shm-size", container["shm_size"]])
-    if container.get("network"):
-        docker_run.extend(["--network", container["network"]])
-    for port_map in container["ports"]:
-        docker_run.extend(["-p", port_map])
-    for key, value in plan_env.items():
-        docker_run.extend(["-e", "%s=%s" % (key, value)])
-    docker_run.extend(["-v", volume, chosen_image])
-    docker_run.extend(command)
+    docker_run = seed_docker_run(container, plan_env, chosen_image, command)
 
     plan = {
         "profile": model,
@@ -603,6 +609,10 @@ def build_plan(
         "docker_run": docker_run,
         "secrets": copy.deepcopy(engine_data["secrets"]),
         "readiness": dict(profile.get("readiness", _DEFAULT_READINESS)),
+        # Seconds a stop gives the engine's drain (docker stop -t, podman --stop-timeout; systemd waits 30 s
+        # more). Not in HASHED_KEYS: a constant today, so no plan hash moves; the unit and quadlet read it
+        # through _container_args (which also gives older plans without it the same 60).
+        "stop_timeout_s": STOP_TIMEOUT_S,
     }
     plan["hash"] = plan_hash(plan)
     plan["reasons"] = reasons

@@ -70,7 +70,7 @@ def host_settled(changes):
     return not any(c.get("change") or c.get("enable") for c in changes if isinstance(c, dict))
 
 
-def instance_changes(instances, host, restart_keys, running=None, recorded_plans=None, router=None):
+def instance_changes(instances, host, restart_keys, running=None, recorded_plans=None, problems=None, router=None):
     """One entry per planned instance of ``host``, in plan order:
 
     ``{instance, server, serves_http, port, change, drain, enable, router_state, reason, changes}``. ``change`` is
@@ -98,6 +98,7 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
     restart_keys = _mapping(restart_keys, "restart_keys", "container name to restart key")
     running = _mapping(running, "running", "container name to the running container's restart key")
     recorded_plans = _mapping(recorded_plans, "recorded_plans (the llmfleet_plans local fact)", "plans")
+    problems = _mapping(problems, "problems", "container name to the list of what is out of sync")
     router = _mapping(router, "router", "HAProxy server name to admin state (ready, drain, maint)")
     out = []
     for inst in instances:
@@ -116,6 +117,9 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
         if not old_key:
             change = True
             reason = "stopped (no running container)" if previous else "new instance"
+        elif old_key == new_key and problems.get(name):
+            found = problems[name]
+            change, reason = True, "out of sync: %s" % ("; ".join(found) if isinstance(found, list) else found)
         elif old_key == new_key:
             change, reason = False, "unchanged"
         else:

@@ -51,7 +51,7 @@ options:
       - Every host to plan, by inventory host name; each value a mapping with the keys below. The serve role's
         variables map onto them without their C(serve_) prefix (C(serve_replicas_per_host) -> C(replicas_per_host),
         C(serve_cell) -> C(cell), C(serve_node_rank) -> C(node_rank), C(serve_fabric_interface) ->
-        C(fabric_interface), C(serve_dist_port) -> C(dist_port)).
+        C(fabric_interface), C(serve_dist_port) -> C(dist_port), C(serve_hf_hub_offline) -> C(hf_hub_offline)).
       - C(gpus) (required) - the host's C(llmfleet_gpus) fact.
       - C(address) (required) - the address clients, routers and the other ranks of a cell reach the host at (IP
         address or DNS name), for example C(ansible_host). Endpoints carry it; a cell's head address is its head's.
@@ -73,6 +73,18 @@ options:
         C(--dist-init-addr) port, where the head also listens on the 9 ports above; a packed replica's
         C(--nccl-port) is C(dist_port + index)) and 13345 for vLLM (a cell's C(--data-parallel-rpc-port)).
         A cell uses its head's.
+      - C(local_builds) - the builds M(llmfleet.serving.weights_snapshot) verified on the host, as the
+        C(llmfleet.serving.weights) role records them (its C(llmfleet_weights) fact, kept across runs in
+        C(llmfleet_weights.fact)), each C({model_id, cache_dir, revision, commit}). When an instance's build is
+        among them - same C(model_id), C(cache_dir) equal to the host's C(hf_cache_dir), and C(revision) or
+        C(commit) the one the engine loads (its C(--revision), else V(main)) - on the host and, for a cell, on every
+        host of the cell, the instance's C(env) gets C(HF_HUB_OFFLINE=1) and a reason says which build. Otherwise
+        the plan (and its hash) is the one without C(local_builds), so hosts that never ran the weights role are
+        not restarted by an upgrade. C(playbooks/preflight.yml) passes it from each host's C(llmfleet_weights).
+      - C(hf_hub_offline) - V(auto) (default) decides from C(local_builds) as above; V(true) always sets
+        C(HF_HUB_OFFLINE=1) (the weights are in the cache by other means); V(false) never does. The serve role's
+        variable is C(serve_hf_hub_offline). Every host of a cell must give the same value. An C(env) that sets
+        C(HF_HUB_OFFLINE) itself wins.
     type: dict
     required: true
   order:

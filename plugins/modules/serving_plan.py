@@ -362,6 +362,11 @@ plan:
         for up to an hour).
       type: dict
       sample: {health_path: /health, models_path: /v1/models, timeout_s: 3600}
+    stop_timeout_s:
+      description: Seconds a stop gives the engine's graceful drain before SIGKILL (C(docker stop -t) in the serve role's
+        unit, C(--stop-timeout) in its podman quadlet); systemd's C(TimeoutStopSec=) is 30 s more. Not part of RV(plan.hash).
+      type: int
+      sample: 60
     hash:
       description: sha256 of the canonical JSON (sorted keys, no spaces) of C(engine), C(model_id), C(image),
         C(served_model_name), C(port), C(tensor_parallel_size), C(env), C(command), C(container) and C(secrets) -

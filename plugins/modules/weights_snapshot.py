@@ -139,6 +139,14 @@ seconds:
   description: Wall time of the call.
   returned: always
   type: float
+started_at:
+  description: When the call started, in seconds since the epoch (the peers' copy windows show a parallel fan-out).
+  returned: always
+  type: float
+finished_at:
+  description: When the call ended, in seconds since the epoch.
+  returned: always
+  type: float
 """
 
 import time
@@ -164,6 +172,7 @@ ARGUMENT_SPEC = dict(
 def run(module):
     p = module.params
     started = time.monotonic()
+    started_at = time.time()
     if p["manifest"]:
         manifest = w.manifest_from_info(
             {
@@ -224,6 +233,8 @@ def run(module):
             result["still_missing"] = after["missing"]
             result["still_corrupt"] = after["corrupt"]
     result["seconds"] = round(time.monotonic() - started, 3)
+    result["started_at"] = round(started_at, 3)
+    result["finished_at"] = round(started_at + result["seconds"], 3)
     return result
 
 

@@ -199,3 +199,110 @@ def refused_cases():
             "serve_api_key",
         )
     return cases
+
+
+# --- The plan matrix of the container options (tests/unit/roles/test_container_options.py) --------------------
+def _tiny_profile_with_shm():
+    """A user profile whose deployment asks for a shared-memory size (no built-in one does), for --shm-size."""
+    return {
+        "builds": {"bf16": {"model_id": "my-org/tiny", "size_gb": 60, "label": "BF16 build"}},
+        "deployments": [
+            {
+                "name": "hopper-vllm",
+                "engine": "vllm",
+                "architectures": ["hopper"],
+                "build": "bf16",
+                "image": "vllm/vllm-openai:v0.20.0-cu129",
+                "tensor_parallel_size": 2,
+                "mem_fraction": 0.9,
+                "shm_size": "32g",
+                "env": {"VLLM_LOGGING_LEVEL": "INFO"},
+                "command": [
+                    "--model",
+                    "{model_id}",
+                    "--served-model-name",
+                    "{served_model_name}",
+                    "--tensor-parallel-size",
+                    "{tensor_parallel_size}",
+                    "--gpu-memory-utilization",
+                    "{mem_fraction}",
+                ],
+                "source": "test",
+            }
+        ],
+    }
+
+
+def plan_matrix():
+    """{name: plan} as serving_plan and fleet_plan make them: single-host plans (the seed's, one with every
+    optional value, one with --shm-size), packed replicas with their GPU sets (vLLM on 8 x B200, SGLang on
+    8 x H200), and cell heads and workers (SGLang TP 8 over two 4 x H100 hosts with a fabric interface, vLLM
+    data parallel over two 8 x B200 hosts)."""
+    from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
+
+    plans = {
+        "single-vllm-b200": build_plan(gpus=samples.b200x8(), engine="vllm"),
+        "single-sglang-b200": build_plan(gpus=samples.b200x8(), engine="sglang"),
+        "single-sglang-h100": build_plan(gpus=samples.h100x8(), engine="sglang"),
+        "single-custom-vllm": build_plan(
+            gpus=samples.b200x8(),
+            engine="vllm",
+            port=9000,
+            publish_address="127.0.0.1",
+            served_model_name="ds-v4",
+            hf_cache_dir="/srv/hf cache",
+            extra_args=["--chat-template", "/templates/chat template.jinja"],
+            env={"NCCL_DEBUG": "INFO extra"},
+            container_name="llmfleet-custom",
+            image="registry.local:5000/engine:v1",
+        ),
+        "single-shm-vllm": build_plan(
+            gpus=samples.h100x8(), model="tiny", engine="vllm", profiles={"tiny": _tiny_profile_with_shm()}
+        ),
+    }
+
+    def host(gpus, address, **kw):
+        return dict({"gpus": gpus, "address": address}, **kw)
+
+    packed = plan_fleet(
+        {
+            "b200": host(samples.b200x8(), "10.0.0.1", choices={"engine": "vllm"}),
+            "h200": host(samples.h200x8(), "10.0.0.2", choices={"engine": "sglang"}),
+        },
+        ["b200", "h200"],
+    )
+    for name, engine in (("b200", "vllm"), ("h200", "sglang")):
+        for inst in packed["hosts"][name]["instances"]:
+            plans["packed-%s-%s-%d" % (engine, name, inst["index"])] = inst
+    cells = plan_fleet(
+        {
+            "h100-a": host(samples.gpus("H100", 4), "10.0.1.1", cell="pair", fabric_interface="ens1f0"),
+            "h100-b": host(samples.gpus("H100", 4), "10.0.1.2", cell="pair", fabric_interface="ens1f0"),
+            "b200-a": host(samples.b200x8(), "10.0.2.1", cell="dp", choices={"engine": "vllm"}),
+            "b200-b": host(samples.b200x8(), "10.0.2.2", cell="dp", choices={"engine": "vllm"}),
+        },
+        ["h100-a", "h100-b", "b200-a", "b200-b"],
+    )
+    for host_name, label in (
+        ("h100-a", "cell-sglang-head"),
+        ("h100-b", "cell-sglang-worker"),
+        ("b200-a", "cell-vllm-head"),
+        ("b200-b", "cell-vllm-worker"),
+    ):
+        (plans[label],) = cells["hosts"][host_name]["instances"]
+    return plans
+
+
+def matrix_cases(plans=None):
+    """Each plan of plan_matrix() x docker/podman x without/with secrets, as render cases."""
+    cases = {}
+    for name, plan in (plans or plan_matrix()).items():
+        for runtime in ("docker", "podman"):
+            cases["%s-%s" % (name, runtime)] = {"serve_runtime": runtime, "llmfleet_plan": plan}
+            cases["%s-%s-secrets" % (name, runtime)] = {
+                "serve_runtime": runtime,
+                "llmfleet_plan": plan,
+                "serve_api_key": API_KEY,
+                "serve_hf_token": HF_TOKEN,
+            }
+    return cases

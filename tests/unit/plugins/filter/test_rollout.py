@@ -68,6 +68,29 @@ def test_a_stopped_or_new_instance_is_started_and_said_so():
     assert [o["reason"] for o in out] == ["new instance", "new instance"]
 
 
+def test_an_unchanged_instance_that_is_out_of_sync_is_drained_and_repaired():
+    # Same restart key, but serve_state found its unit file edited by hand: the serve role rewrites the unit and
+    # restarts the server, so the rollout must drain it first. Its sibling without problems is left alone.
+    new = _instances()
+    running, plans = _deployed(new)
+    first, second = _names(new)
+    keys = {n: "k-old" for n in _names(new)}
+    problems = {first: ["unit file /etc/systemd/system/%s.service differs from what the role writes" % first]}
+    out = rollout_changes(new, "h1", keys, running, plans, problems)
+    assert [o["change"] for o in out] == [True, False]
+    assert out[0]["reason"] == "out of sync: " + problems[first][0]
+    # An empty list of problems is in sync.
+    out = rollout_changes(new, "h1", keys, running, plans, {first: [], second: []})
+    assert [o["change"] for o in out] == [False, False]
+
+
+def test_problems_that_are_not_a_mapping_are_refused():
+    new = _instances()
+    running, plans = _deployed(new)
+    with pytest.raises(AnsibleFilterError, match="problems must be a mapping"):
+        rollout_changes(new, "h1", {n: "k-old" for n in _names(new)}, running, plans, ["unit differs"])
+
+
 def test_a_missing_restart_key_is_refused_naming_the_instance():
     new = _instances()
     with pytest.raises(AnsibleFilterError, match="no new restart key for instance llmfleet-deepseek-1 of host h1"):

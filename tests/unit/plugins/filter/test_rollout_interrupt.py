@@ -51,7 +51,7 @@ def test_drained_server_already_on_the_new_key_is_put_back_without_a_restart():
     # Interrupted after the first instance restarted onto k-new, before the second did; both servers drained.
     running = {first: "k-new", second: "k-old"}
     router = {"h1-" + first: "drain", "h1-" + second: "drain"}
-    out = rollout_changes(new, "h1", keys, running, {i["name"]: i for i in new}, router)
+    out = rollout_changes(new, "h1", keys, running, {i["name"]: i for i in new}, router=router)
     assert [(o["change"], o["drain"], o["enable"]) for o in out] == [(False, False, True), (True, True, True)]
     assert "DRAINED in the router" in out[0]["reason"] and "back in service" in out[0]["reason"]
     assert out[0]["router_state"] == "drain"
@@ -61,12 +61,12 @@ def test_drained_server_already_on_the_new_key_is_put_back_without_a_restart():
 def test_a_host_with_only_a_drained_server_is_not_settled():
     new = _instances()
     keys = {i["name"]: "k" for i in new}
-    out = rollout_changes(new, "h1", keys, dict(keys), {}, {"h1-" + new[1]["name"]: "drain"})
+    out = rollout_changes(new, "h1", keys, dict(keys), {}, router={"h1-" + new[1]["name"]: "drain"})
     assert [o["change"] for o in out] == [False, False]
     assert [o["enable"] for o in out] == [False, True]
     assert rollout_settled(out) is False
     # The same host with every server ready: nothing to do.
-    assert rollout_settled(rollout_changes(new, "h1", keys, dict(keys), {}, {})) is True
+    assert rollout_settled(rollout_changes(new, "h1", keys, dict(keys), {}, router={})) is True
 
 
 def test_a_server_in_maint_is_left_alone_changed_or_not():
@@ -75,7 +75,7 @@ def test_a_server_in_maint_is_left_alone_changed_or_not():
     keys = {first: "k-new", second: "k-new"}
     running = {first: "k-new", second: "k-old"}
     router = {"h1-" + first: "maint", "h1-" + second: "maint"}
-    out = rollout_changes(new, "h1", keys, running, {}, router)
+    out = rollout_changes(new, "h1", keys, running, {}, router=router)
     # Neither drained nor re-enabled; the changed one is still restarted (it stays in MAINT).
     assert [(o["change"], o["drain"], o["enable"]) for o in out] == [(False, False, False), (True, False, False)]
     assert all("left in MAINT" in o["reason"] for o in out)
@@ -93,7 +93,7 @@ def test_unknown_router_state_names_the_server_and_what_works():
     new = _instances()
     keys = {i["name"]: "k" for i in new}
     with pytest.raises(AnsibleFilterError, match=r"h1-%s is 'up'.*ready, drain or maint" % new[0]["name"]):
-        rollout_changes(new, "h1", keys, keys, {}, {"h1-" + new[0]["name"]: "up"})
+        rollout_changes(new, "h1", keys, keys, {}, router={"h1-" + new[0]["name"]: "up"})
 
 
 def test_settled_refuses_a_non_list():

@@ -29,6 +29,7 @@ PLAN_KEYS = [
     "docker_run",
     "secrets",
     "readiness",
+    "stop_timeout_s",
     "hash",
     "reasons",
 ]

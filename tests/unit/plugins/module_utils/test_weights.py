@@ -236,3 +236,23 @@ def test_the_hub_double_counts_the_bytes_it_served(hub):
 def test_free_bytes_of_a_directory_not_made_yet_reads_its_parent(tmp_path):
     free, where = w.free_bytes(str(tmp_path / "a" / "b"))
     assert where == str(tmp_path) and free > 0
+
+
+def test_the_modules_copy_reports_its_window_so_parallel_peers_can_be_shown(seeded):
+    # The molecule scenario compares two peers' windows: they overlap when the copies run at once.
+    import time
+
+    from helpers.module_runner import run_module
+
+    from ansible_collections.llmfleet.serving.plugins.modules import weights_snapshot
+
+    manifest, _repo, url, peer = seeded
+    before = time.time()
+    result = run_module(
+        weights_snapshot,
+        {"repo_id": REPO, "cache_dir": str(peer), "manifest": manifest, "source_url": url},
+    )
+    after = time.time()
+    assert result["verified"] and result["bytes_from_peer"] == result["bytes_total"]
+    assert before - 0.01 <= result["started_at"] <= result["finished_at"] <= after + 0.01
+    assert abs(result["finished_at"] - result["started_at"] - result["seconds"]) < 0.01
