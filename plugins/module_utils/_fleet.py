@@ -88,6 +88,13 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _whole_from_text(value):
+    """'2' -> 2: a number given on the command line (-e serve_replicas_per_host=2) arrives as text."""
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    return value
+
+
 def _check_host(name, entry):
     """The host entry with defaults filled in, or PlanError naming the host and the key."""
     if not isinstance(entry, dict):
@@ -139,7 +146,7 @@ def _check_host(name, entry):
             host=name,
             option="choices",
         )
-    replicas = entry.get("replicas_per_host", "auto")
+    replicas = _whole_from_text(entry.get("replicas_per_host", "auto"))
     if replicas is None:
         replicas = "auto"
     if replicas != "auto" and (not _is_int(replicas) or replicas < 1):
@@ -157,7 +164,7 @@ def _check_host(name, entry):
             host=name,
             option="cell",
         )
-    rank = entry.get("node_rank")
+    rank = _whole_from_text(entry.get("node_rank"))
     if rank is not None and (not _is_int(rank) or rank < 0):
         _fail(
             "node_rank %s on host %s must be a whole number >= 0 (0 is the cell's head), or null for inventory "
@@ -188,7 +195,7 @@ def _check_host(name, entry):
         "cell": cell,
         "node_rank": rank,
         "fabric_interface": fabric,
-        "dist_port": entry.get("dist_port"),
+        "dist_port": _whole_from_text(entry.get("dist_port")),
         "local_builds": _check_local_builds(name, entry.get("local_builds")),
         "hf_hub_offline": _check_hub_offline(name, entry.get("hf_hub_offline")),
     }

@@ -17,7 +17,13 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import pla
 
 def _instances():
     fleet = plan_fleet(
-        {"h1": {"gpus": samples.b200x8(), "address": "10.0.0.1", "choices": {"engine": "vllm", "tensor_parallel_size": 4}}}
+        {
+            "h1": {
+                "gpus": samples.b200x8(),
+                "address": "10.0.0.1",
+                "choices": {"engine": "vllm", "tensor_parallel_size": 4},
+            }
+        }
     )
     return fleet["hosts"]["h1"]["instances"]
 

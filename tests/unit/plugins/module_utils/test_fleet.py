@@ -396,3 +396,12 @@ def test_a_host_refusal_names_the_host():
     exc = refused({"old": host(samples.gpus("A100", 8), "10.0.0.1")})
     assert str(exc).startswith("host old: gpus: ")
     assert exc.details["host"] == "old"
+
+
+def test_numbers_given_as_text_on_the_command_line_are_read_as_numbers():
+    # ansible-playbook -e serve_replicas_per_host=1 -e serve_node_rank=0 passes strings.
+    packed = one(samples.b200x8(), choices={"engine": "vllm", "tensor_parallel_size": 4}, replicas_per_host="1")
+    assert [i["name"] for i in packed["hosts"]["h1"]["instances"]] == ["llmfleet-deepseek"]
+    fleet = plan_fleet(h100_cell(h100_a={"node_rank": "1"}, h100_b={"node_rank": "0"}), ["h100-a", "h100-b"])
+    assert fleet["hosts"]["h100-b"]["instances"][0]["role"] == "head"
+    assert "must be 'auto'" in str(refused({"h1": host(samples.b200x8(), "10.0.0.1", replicas_per_host="two")}))
