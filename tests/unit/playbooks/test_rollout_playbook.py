@@ -47,3 +47,13 @@ def test_an_empty_router_group_is_refused(tmp_path):
 def test_bad_settings_are_refused_naming_the_variable(tmp_path, extra, named):
     msg = refused(tmp_path, INVENTORY, "-e", extra)
     assert named in msg, msg
+
+
+def test_default_settings_pass_the_controller_checks(tmp_path):
+    # No rollout_* variable given: every check of the controller's first play passes (its messages are
+    # templated even when the check passes, so an undefined variable there fails every plain rollout).
+    proc, out = run_playbook("playbooks/rollout.yml", INVENTORY, workdir=tmp_path)
+    first = out["plays"][0]
+    assert first["play"]["name"] == "Check the rollout's settings and the router group"
+    results = [r for t in first["tasks"] for r in t["hosts"].values()]
+    assert results and not [r for r in results if r.get("failed")], results
