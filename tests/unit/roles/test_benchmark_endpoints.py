@@ -62,8 +62,13 @@ def plans(emus):
             "hash": "hash-%d" % index,
         }
     out["llmfleet-deepseek-worker"] = dict(
-        out[NAMES[0]], name="llmfleet-deepseek-worker", container={"name": "llmfleet-deepseek-worker"},
-        port=1, serves_http=False, role="worker", index=2,
+        out[NAMES[0]],
+        name="llmfleet-deepseek-worker",
+        container={"name": "llmfleet-deepseek-worker"},
+        port=1,
+        serves_http=False,
+        role="worker",
+        index=2,
     )
     return out
 
@@ -92,13 +97,32 @@ def stored_fact(tmp_path):
 
 def published(out):
     """The llmfleet_benchmark fact the role published last (the play's copy of the local fact)."""
-    tasks = [t for t in out["plays"][0]["tasks"] if t["task"]["name"].endswith("Publish the result for the fleet summary")]
+    tasks = [
+        t for t in out["plays"][0]["tasks"] if t["task"]["name"].endswith("Publish the result for the fleet summary")
+    ]
     return tasks[-1]["hosts"]["node1"]["ansible_facts"]
 
 
 def test_every_endpoint_is_benchmarked_with_its_own_result_and_baseline(tmp_path, replicas):
-    proc, out = run_benchmark(tmp_path, replicas, {})
+    # What the role stored before results were kept per instance: one result at the top level (the first
+    # instance's), and the textfile of a replica the host no longer runs.
+    (tmp_path / "facts").mkdir()
+    (tmp_path / "facts" / "llmfleet_benchmark.fact").write_text(
+        json.dumps({"host": "node1", "target": "host", "output_throughput": 123.5, "p99_ttft_ms": 50.0})
+    )
+    (tmp_path / "textfiles").mkdir()
+    (tmp_path / "textfiles" / "llmfleet_benchmark-llmfleet-deepseek-5.prom").write_text("# old replica\n")
+    proc, out = run_benchmark(tmp_path, replicas, {"benchmark_regression_threshold_pct": 1000})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    # The old top-level result is the first instance's baseline; the second has none yet.
+    first, second = [
+        t["hosts"]["node1"]["regression"]
+        for t in out["plays"][0]["tasks"]
+        if "Run the benchmark from the load generator" in t["task"]["name"]
+    ]
+    assert {d["metric"]: d["previous"] for d in first["details"]}["output_throughput"] == 123.5
+    assert second["checked"] is False and "no previous result" in second["message"]
+    assert not (tmp_path / "textfiles" / "llmfleet_benchmark-llmfleet-deepseek-5.prom").exists()
 
     # One result file per instance, named after it; none for the cell worker.
     files = sorted(p.name for p in (tmp_path / "results").iterdir())
@@ -160,7 +184,9 @@ def test_every_endpoint_is_benchmarked_with_its_own_result_and_baseline(tmp_path
 
 
 def test_an_unknown_benchmark_endpoint_is_refused_naming_it(tmp_path, replicas):
-    proc, out = run_benchmark(tmp_path, replicas, {"benchmark_endpoints": ["llmfleet-deepseek-1", "llmfleet-deepseek-7"]})
+    proc, out = run_benchmark(
+        tmp_path, replicas, {"benchmark_endpoints": ["llmfleet-deepseek-1", "llmfleet-deepseek-7"]}
+    )
     assert proc.returncode != 0
     msg = task_result(out, "Check benchmark_endpoints")["msg"]
     assert msg.startswith("benchmark_endpoints names llmfleet-deepseek-7, which node1 does not serve")
@@ -174,12 +200,17 @@ def test_benchmark_endpoints_with_the_router_target_is_refused(tmp_path, replica
     proc, out = run_benchmark(
         tmp_path,
         replicas,
-        {"benchmark_endpoints": ["llmfleet-deepseek-1"], "benchmark_target": "router",
-         "benchmark_router_url": "http://127.0.0.1:%d" % replicas[0].port},
+        {
+            "benchmark_endpoints": ["llmfleet-deepseek-1"],
+            "benchmark_target": "router",
+            "benchmark_router_url": "http://127.0.0.1:%d" % replicas[0].port,
+        },
     )
     assert proc.returncode != 0
     msg = task_result(out, "Check benchmark_endpoints")["msg"]
-    assert msg.startswith('benchmark_endpoints ["llmfleet-deepseek-1"] picks instances of the host, but benchmark_target is router')
+    assert msg.startswith(
+        'benchmark_endpoints ["llmfleet-deepseek-1"] picks instances of the host, but benchmark_target is router'
+    )
 
 
 FAKE_DOCKER = r'''#!{python}
@@ -226,9 +257,11 @@ def test_the_engine_driver_runs_in_each_instance_s_own_container(tmp_path, repli
         "PYTHONPATH": os.pathsep.join([str(ROOT / "extensions" / "bench"), os.environ.get("PYTHONPATH", "")]),
     }
     proc, out = run_benchmark(
-        tmp_path, replicas, {"benchmark_driver": "engine", "llmfleet_serve": {"container_cli": "docker",
-                                                                               "container": NAMES[0]}},
-        env=env, path=[bin_dir],
+        tmp_path,
+        replicas,
+        {"benchmark_driver": "engine", "llmfleet_serve": {"container_cli": "docker", "container": NAMES[0]}},
+        env=env,
+        path=[bin_dir],
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
