@@ -17,6 +17,7 @@ removed at the end, on an error and on Ctrl-C (--keep leaves them). /tmp/molecul
 hosts are made and measured (the molecule scenarios use the same docker; and it keeps their load out of the
 figures).
 """
+
 import argparse
 import fcntl
 import json
@@ -97,8 +98,15 @@ def run_playbook(checkout, inventory, playbook, profile=False, log=None):
     command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory, playbook]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = subprocess.run(command, cwd=checkout, env=ansible_env(checkout, profile),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    proc = subprocess.run(
+        command,
+        cwd=checkout,
+        env=ansible_env(checkout, profile),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -107,8 +115,10 @@ def run_playbook(checkout, inventory, playbook, profile=False, log=None):
             handle.write("### %s %s (%s)\n%s\n" % (playbook, inventory, checkout, proc.stdout))
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-6000:])
-        raise SystemExit("noop_cost: %s failed (rc %d) from %s; the output's tail is above"
-                         % (os.path.basename(playbook), proc.returncode, checkout))
+        raise SystemExit(
+            "noop_cost: %s failed (rc %d) from %s; the output's tail is above"
+            % (os.path.basename(playbook), proc.returncode, checkout)
+        )
     return wall, cpu, proc.stdout
 
 
@@ -131,14 +141,19 @@ def sh(*argv, **kwargs):
 
 def create_hosts(count):
     env = dict(os.environ, LLMFLEET_TESTBED_NETWORK=NETWORK)
-    sh("bash", os.path.join(TESTBED, "start-host.sh"), ROUTER,
-       env=dict(env, LLMFLEET_TESTBED_HOST_IMAGE="llmfleet-testbed/router-host:latest"))
+    sh(
+        "bash",
+        os.path.join(TESTBED, "start-host.sh"),
+        ROUTER,
+        env=dict(env, LLMFLEET_TESTBED_HOST_IMAGE="llmfleet-testbed/router-host:latest"),
+    )
     for host in host_names(count):
         sh("bash", os.path.join(TESTBED, "create-host.sh"), host, "h100x8", env=env, stdout=subprocess.DEVNULL)
     # The router host runs nothing of its own until router.yml: wait for its systemd.
     for _ in range(120):
-        state = subprocess.run(["docker", "exec", ROUTER, "systemctl", "is-system-running"],
-                               stdout=subprocess.PIPE, text=True, check=False).stdout.strip()
+        state = subprocess.run(
+            ["docker", "exec", ROUTER, "systemctl", "is-system-running"], stdout=subprocess.PIPE, text=True, check=False
+        ).stdout.strip()
         if state in ("running", "degraded"):
             break
         time.sleep(0.5)
@@ -146,27 +161,34 @@ def create_hosts(count):
 
 def destroy_hosts(count):
     subprocess.run(["bash", os.path.join(TESTBED, "destroy-host.sh"), ROUTER] + host_names(count), check=False)
-    subprocess.run(["docker", "network", "rm", NETWORK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
+    subprocess.run(
+        ["docker", "network", "rm", NETWORK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
 
 
 def profile_lines(output, limit=12):
     """The profile_tasks summary (the slowest tasks) at the end of the output."""
-    lines = [l for l in output.splitlines() if re.search(r" -+ \d+\.\d+s$", l)]
+    lines = [line for line in output.splitlines() if re.search(r" -+ \d+\.\d+s$", line)]
     return lines[-limit:]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", default="1,2,4", help="host counts to measure (default 1,2,4)")
-    parser.add_argument("--checkout", action="append", default=[],
-                        help="a checkout whose playbooks to measure (repeatable; default this one). "
-                             "The first one deploys the hosts.")
+    parser.add_argument(
+        "--checkout",
+        action="append",
+        default=[],
+        help="a checkout whose playbooks to measure (repeatable; default this one). The first one deploys the hosts.",
+    )
     parser.add_argument("--playbooks", default="rollout,deploy", help="which no-change runs (default rollout,deploy)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table shows the lowest CPU")
     parser.add_argument("--profile", action="store_true", help="print profile_tasks' slowest tasks per run")
-    parser.add_argument("--keep", action="store_true", help="leave the test hosts (remove: extensions/testbed/"
-                                                             "destroy-host.sh %s %s-1 ...)" % (ROUTER, PREFIX))
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the test hosts (remove: extensions/testbed/destroy-host.sh %s %s-1 ...)" % (ROUTER, PREFIX),
+    )
     parser.add_argument("--no-lock", action="store_true", help="do not take %s" % LOCK)
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
@@ -175,14 +197,19 @@ def main():
     except ValueError:
         parser.error("--hosts: a comma-separated list of host counts such as 1,2,4, got %r" % args.hosts)
     if not counts or counts[0] < 1 or counts[-1] > 6:
-        parser.error("--hosts: counts between 1 and 6 (each test host runs an engine emulator; 2 cores, 24 GiB), "
-                     "got %r" % args.hosts)
+        parser.error(
+            "--hosts: counts between 1 and 6 (each test host runs an engine emulator; 2 cores, 24 GiB), "
+            "got %r" % args.hosts
+        )
     checkouts = [os.path.abspath(c) for c in args.checkout] or [REPO]
     for checkout in checkouts:
-        if not os.path.isfile(os.path.join(checkout, "playbooks", "rollout.yml")) or \
-                not os.path.isdir(os.path.join(checkout, ".collections", "ansible_collections", "llmfleet")):
-            parser.error("--checkout %s: not a checkout with playbooks/rollout.yml and the collection link "
-                         ".collections/ansible_collections/llmfleet/serving (make link there)" % checkout)
+        if not os.path.isfile(os.path.join(checkout, "playbooks", "rollout.yml")) or not os.path.isdir(
+            os.path.join(checkout, ".collections", "ansible_collections", "llmfleet")
+        ):
+            parser.error(
+                "--checkout %s: not a checkout with playbooks/rollout.yml and the collection link "
+                ".collections/ansible_collections/llmfleet/serving (make link there)" % checkout
+            )
     playbooks = [p.strip() for p in args.playbooks.split(",") if p.strip()]
     for name in playbooks:
         if name not in ("rollout", "deploy"):
@@ -221,20 +248,27 @@ def main():
                     wall, cpu, output = best
                     per_host = recap(output, hosts)
                     row = {
-                        "checkout": checkout, "hosts": n, "playbook": name + ".yml", "wall_s": round(wall, 2),
-                        "cpu_s": round(cpu, 2), "cpu_per_host_s": round(cpu / n, 2),
+                        "checkout": checkout,
+                        "hosts": n,
+                        "playbook": name + ".yml",
+                        "wall_s": round(wall, 2),
+                        "cpu_s": round(cpu, 2),
+                        "cpu_per_host_s": round(cpu / n, 2),
                         "tasks_per_host": round(sum(c.get("ok", 0) for c in per_host.values()) / n, 1),
                         "changed": sum(c.get("changed", 0) for c in per_host.values()),
                         "goal_ratio": round(cpu / n / GOAL_CPU_PER_HOST, 2),
                     }
                     rows.append(row)
-                    print("noop_cost: N=%d %-11s %6.1f s wall %6.1f s CPU  (%s)"
-                          % (n, row["playbook"], wall, cpu, checkout), flush=True)
+                    print(
+                        "noop_cost: N=%d %-11s %6.1f s wall %6.1f s CPU  (%s)"
+                        % (n, row["playbook"], wall, cpu, checkout),
+                        flush=True,
+                    )
                     if args.profile:
-                        print("\n".join("    " + l for l in profile_lines(output)), flush=True)
+                        print("\n".join("    " + line for line in profile_lines(output)), flush=True)
     except KeyboardInterrupt:
         print("\nnoop_cost: interrupted; removing the test hosts", file=sys.stderr)
-        raise SystemExit(130)
+        raise SystemExit(130) from None
     finally:
         if not args.keep:
             destroy_hosts(biggest)
@@ -243,19 +277,33 @@ def main():
 
     labels = {c: ("this" if c == REPO else os.path.basename(c)) for c in checkouts}
     print()
-    print("| checkout | N | playbook | wall s | controller CPU s | CPU/host s | tasks/host | changed | CPU/host / %.1f s goal |"
-          % GOAL_CPU_PER_HOST)
+    print(
+        "| checkout | N | playbook | wall s | controller CPU s | CPU/host s | tasks/host | changed | CPU/host / %.1f s goal |"
+        % GOAL_CPU_PER_HOST
+    )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print("| %s | %d | %s | %.1f | %.1f | %.2f | %.1f | %d | %.2f |" % (
-            labels[row["checkout"]], row["hosts"], row["playbook"], row["wall_s"], row["cpu_s"],
-            row["cpu_per_host_s"], row["tasks_per_host"], row["changed"], row["goal_ratio"]))
+        print(
+            "| %s | %d | %s | %.1f | %.1f | %.2f | %.1f | %d | %.2f |"
+            % (
+                labels[row["checkout"]],
+                row["hosts"],
+                row["playbook"],
+                row["wall_s"],
+                row["cpu_s"],
+                row["cpu_per_host_s"],
+                row["tasks_per_host"],
+                row["changed"],
+                row["goal_ratio"],
+            )
+        )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=1)
     if any(row["changed"] for row in rows):
-        raise SystemExit("noop_cost: a no-change run changed something (column changed): the figures are not "
-                         "those of a no-op")
+        raise SystemExit(
+            "noop_cost: a no-change run changed something (column changed): the figures are not those of a no-op"
+        )
 
 
 if __name__ == "__main__":
