@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The cost of a run that changes nothing: wall time and controller CPU per host of a no-change
 playbooks/rollout.yml and playbooks/deploy.yml on 1, 2 and 4 test hosts (issue 12).
 
