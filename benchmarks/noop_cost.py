@@ -149,7 +149,7 @@ def create_hosts(count):
     for host in host_names(count):
         sh("bash", os.path.join(TESTBED, "create-host.sh"), host, "h100x8", env=env, stdout=subprocess.DEVNULL)
     # The router host runs nothing of its own until router.yml: wait for its systemd.
-    for _ in range(120):
+    for _attempt in range(120):
         state = subprocess.run(
             ["docker", "exec", ROUTER, "systemctl", "is-system-running"], stdout=subprocess.PIPE, text=True, check=False
         ).stdout.strip()
@@ -172,7 +172,7 @@ def profile_lines(output, limit=12):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--hosts", default="1,2,4", help="host counts to measure (default 1,2,4)")
     parser.add_argument(
         "--checkout",
@@ -216,7 +216,7 @@ def main():
     biggest = counts[-1]
 
     # Ctrl-C and SIGTERM unwind through the finally below (the hosts are removed).
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, lambda *_args: (_x for _x in ()).throw(KeyboardInterrupt()))
     lock = open(LOCK, "a")
     rows = []
     workdir = tempfile.mkdtemp(prefix="noop-cost-")
@@ -232,7 +232,7 @@ def main():
             handle.write(SETUP_PLAYBOOK.format(repo=checkouts[0]))
         inventories = {n: write_inventory(workdir, host_names(n)) for n in counts}
         print("noop_cost: first deploy (deploy.yml + router.yml) on %d host(s)" % biggest, flush=True)
-        wall, cpu, _ = run_playbook(checkouts[0], inventories[biggest], setup, log=log)
+        wall, cpu, _output = run_playbook(checkouts[0], inventories[biggest], setup, log=log)
         print("noop_cost: first deploy took %.1f s wall, %.1f s controller CPU" % (wall, cpu), flush=True)
         for n in counts:
             hosts = host_names(n)
@@ -240,7 +240,7 @@ def main():
                 for name in playbooks:
                     playbook = os.path.join(checkout, "playbooks", name + ".yml")
                     best = None
-                    for _ in range(max(1, args.repeat)):
+                    for _repeat in range(max(1, args.repeat)):
                         wall, cpu, output = run_playbook(checkout, inventories[n], playbook, args.profile, log)
                         if best is None or cpu < best[1]:
                             best = (wall, cpu, output)

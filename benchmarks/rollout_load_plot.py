@@ -132,7 +132,7 @@ def plot(data, out, title=""):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="rollout_load_plot.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="rollout_load_plot.py", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("series", help="the JSON file rollout_load.py report --series-out wrote")
     parser.add_argument("--out", required=True, help="the PNG to write")
     parser.add_argument("--title", default="")

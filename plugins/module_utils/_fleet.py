@@ -571,7 +571,7 @@ def _plan_cell(cell, ranked, hosts, reasons):
     dist_port = hosts[head]["dist_port"]
     plans = {}
     offline = ""
-    for _ in range(2):
+    for _pass in range(2):
         for rank, m in enumerate(ranked):
             multinode = {
                 "nnodes": len(ranked),

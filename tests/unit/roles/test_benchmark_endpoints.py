@@ -35,7 +35,7 @@ def replicas(tmp_path_factory):
     logs = tmp_path_factory.mktemp("emulators")
     emus = []
     try:
-        for _ in NAMES:
+        for _name in NAMES:
             emus.append(start_emulator(logs, ["vllm", "serve", "--model", "m", "--served-model-name", "deepseek"]))
         yield emus
     finally:

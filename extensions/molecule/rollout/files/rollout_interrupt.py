@@ -81,7 +81,7 @@ def main():
                     os.killpg(proc.pid, signal.SIGINT)
                 if a.streams:
                     host, port, n, tokens = a.streams.split(":")
-                    for _ in range(int(n)):
+                    for _stream in range(int(n)):
                         t = threading.Thread(target=stream, args=(host, int(port), int(tokens), streams))
                         t.start()
                         threads.append(t)
