@@ -2,35 +2,18 @@
 rollout_min_healthy, rollout_drain_timeout or rollout_batch that is not what it must be."""
 
 import pytest
+from helpers.inventory import ROLLOUT_INVENTORY, ROLLOUT_SERVING, fleet_inventory, refused_on_controller
 from helpers.playbook import run_playbook
 
 pytestmark = pytest.mark.slow
 
-INVENTORY = {
-    "all": {
-        "children": {
-            "llmfleet_serving": {"hosts": {"gpu-a": {"ansible_connection": "ssh", "ansible_host": "192.0.2.1"}}},
-            "llmfleet_router": {"hosts": {"rt": {"ansible_connection": "ssh", "ansible_host": "192.0.2.2"}}},
-        }
-    }
-}
-
 
 def refused(tmp_path, inventory, *extra):
-    proc, out = run_playbook("playbooks/rollout.yml", inventory, *extra, workdir=tmp_path)
-    assert proc.returncode != 0
-    results = [
-        (t["task"]["name"], host, r) for play in out["plays"] for t in play["tasks"] for host, r in t["hosts"].items()
-    ]
-    failed = [(name, host, r.get("msg", "")) for name, host, r in results if r.get("failed")]
-    assert failed, [n for n, _h, _r in results]
-    # Only the controller's check ran: no serving host or router was contacted.
-    assert {host for _n, host, _r in results} == {"localhost"}
-    return failed[0][2]
+    return refused_on_controller("playbooks/rollout.yml", tmp_path, inventory, *extra)
 
 
 def test_an_empty_router_group_is_refused(tmp_path):
-    inventory = {"all": {"children": {"llmfleet_serving": INVENTORY["all"]["children"]["llmfleet_serving"]}}}
+    inventory = fleet_inventory(ROLLOUT_SERVING)
     msg = refused(tmp_path, inventory)
     assert "llmfleet_router (now: empty" in msg and "playbooks/router.yml" in msg
 
@@ -45,14 +28,14 @@ def test_an_empty_router_group_is_refused(tmp_path):
     ],
 )
 def test_bad_settings_are_refused_naming_the_variable(tmp_path, extra, named):
-    msg = refused(tmp_path, INVENTORY, "-e", extra)
+    msg = refused(tmp_path, ROLLOUT_INVENTORY, "-e", extra)
     assert named in msg, msg
 
 
 def test_default_settings_pass_the_controller_checks(tmp_path):
     # No rollout_* variable given: every check of the controller's first play passes (its messages are
     # templated even when the check passes, so an undefined variable there fails every plain rollout).
-    proc, out = run_playbook("playbooks/rollout.yml", INVENTORY, workdir=tmp_path)
+    proc, out = run_playbook("playbooks/rollout.yml", ROLLOUT_INVENTORY, workdir=tmp_path)
     first = out["plays"][0]
     assert first["play"]["name"] == "Check the rollout's settings and the router group"
     results = [r for t in first["tasks"] for r in t["hosts"].values()]
