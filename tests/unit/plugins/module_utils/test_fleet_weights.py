@@ -178,6 +178,13 @@ def test_a_users_own_hf_hub_offline_env_is_kept():
     [
         pytest.param("sometimes", "'sometimes'", id="word"),
         pytest.param(1, "1", id="number"),
+        # What -e serve_hf_hub_offline=... or a careless inventory gives: refused, never read as true.
+        pytest.param("yes please", "'yes please'", id="words"),
+        pytest.param(["true"], "['true']", id="a-list"),
+        pytest.param({"offline": True}, "{'offline': True}", id="a-dict"),
+        pytest.param("/srv/hf", "'/srv/hf'", id="a-path"),
+        pytest.param("tr\nue", "'tr\\nue'", id="a-line-break"),
+        pytest.param("$(id)", "'$(id)'", id="shell"),
     ],
 )
 def test_a_bad_hf_hub_offline_is_refused_naming_the_host_and_the_choices(value, fragment):
