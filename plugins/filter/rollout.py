@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._rollout import (
@@ -20,39 +22,27 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._rollout import (
 # The documentation lives in rollout_changes.yml, rollout_drain_check.yml and rollout_previous_fleet.yml beside this file.
 
 
-def rollout_changes(instances, host, restart_keys, running=None, recorded_plans=None, problems=None, router=None):
-    try:
-        return instance_changes(instances, host, restart_keys, running, recorded_plans, problems, router)
-    except RolloutError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+def _filter(name, func):
+    """``func`` (a _rollout function) as the filter ``name``: same arguments and defaults; a RolloutError becomes an
+    AnsibleFilterError with the same text, so the play fails on the message (which names the variable and value)
+    rather than on a Python traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RolloutError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    return wrapper
 
 
-def rollout_drain_check(servers, draining, min_healthy, option="rollout_min_healthy"):
-    try:
-        return drain_check(servers, draining, min_healthy, option)
-    except RolloutError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
-
-
-def rollout_previous_fleet(hosts):
-    try:
-        return previous_fleet(hosts)
-    except RolloutError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
-
-
-def rollout_router_states(results):
-    try:
-        return router_states(results)
-    except RolloutError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
-
-
-def rollout_settled(changes):
-    try:
-        return host_settled(changes)
-    except RolloutError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+rollout_changes = _filter("rollout_changes", instance_changes)
+rollout_drain_check = _filter("rollout_drain_check", drain_check)
+rollout_previous_fleet = _filter("rollout_previous_fleet", previous_fleet)
+rollout_router_states = _filter("rollout_router_states", router_states)
+rollout_settled = _filter("rollout_settled", host_settled)
 
 
 class FilterModule:

@@ -15,6 +15,7 @@ container does not run.
 
 from __future__ import annotations
 
+from ansible_collections.llmfleet.serving.plugins.module_utils._container_args import stop_timeouts
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
 from ansible_collections.llmfleet.serving.plugins.module_utils._names import show
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import HASHED_KEYS
@@ -73,7 +74,8 @@ def host_settled(changes):
 def instance_changes(instances, host, restart_keys, running=None, recorded_plans=None, problems=None, router=None):
     """One entry per planned instance of ``host``, in plan order:
 
-    ``{instance, server, serves_http, port, change, drain, enable, router_state, reason, changes}``. ``change`` is
+    ``{instance, engine, shutdown_timeout, stop_timeout, drain_too_long, server, serves_http, port, change, drain,
+    enable, router_state, reason, changes}``. ``change`` is
     true when the serve role
     will (re)start it: not running, or running from another restart key. ``reason`` says which of: a new
     instance, a stopped one, a changed plan (``changes`` lists ``key: before -> after`` from the recorded plan),
@@ -89,6 +91,10 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
     interrupted after the drain, perhaps after the restart) is verified and put back in service: it already runs
     the planned restart key. A server in MAINT is the operator's: never drained nor re-enabled by the rollout (a
     changed instance there is restarted and stays in MAINT until the operator sets it ready).
+
+    ``stop_timeout``: the seconds the serve role's unit gives the container to stop (the plan's ``stop_timeout_s``);
+    ``drain_too_long``: the engine's own drain (``shutdown_timeout``) does not end before that, so a stop would
+    kill running requests.
     """
     if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
         raise RolloutError(
@@ -149,11 +155,15 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
             reason = (
                 "unchanged but DRAINED in the router (an interrupted rollout): verify it, then put it back in service"
             )
+        drain_s = shutdown_timeout(inst)
+        stop_s = _stop_timeout(inst, name, host)
         out.append(
             {
                 "instance": name,
                 "engine": inst.get("engine"),
-                "shutdown_timeout": shutdown_timeout(inst),
+                "shutdown_timeout": drain_s,
+                "stop_timeout": stop_s,
+                "drain_too_long": drain_s is not None and drain_s >= stop_s,
                 "server": server,
                 "serves_http": serves_http,
                 "port": inst.get("port"),
@@ -166,6 +176,18 @@ def instance_changes(instances, host, restart_keys, running=None, recorded_plans
             }
         )
     return out
+
+
+def _stop_timeout(plan, name, host):
+    """The plan's stop timeout as the serve role's unit uses it (_container_args.stop_timeouts: 60 for a plan
+    from before stop_timeout_s)."""
+    value = plan.get("stop_timeout_s")
+    if isinstance(value, bool) or (value is not None and not isinstance(value, int)):
+        raise RolloutError(
+            "stop_timeout_s of instance %s of host %s is %s: the plan must give whole seconds (fleet_plan makes it)"
+            % (name, host, show(value))
+        )
+    return stop_timeouts(plan)[0]
 
 
 def shutdown_timeout(plan):

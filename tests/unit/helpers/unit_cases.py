@@ -5,6 +5,7 @@ Plans come from _plan.build_plan, as the serving_plan module makes them for the 
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
 from helpers import gpu_fact_samples as samples
+from helpers.profiles import tiny_profile
 
 # Secrets of the normal cases (test values; never a real key).
 API_KEY = "sk-test-0123456789abcdef"
@@ -202,37 +203,6 @@ def refused_cases():
 
 
 # --- The plan matrix of the container options (tests/unit/roles/test_container_options.py) --------------------
-def _tiny_profile_with_shm():
-    """A user profile whose deployment asks for a shared-memory size (no built-in one does), for --shm-size."""
-    return {
-        "builds": {"bf16": {"model_id": "my-org/tiny", "size_gb": 60, "label": "BF16 build"}},
-        "deployments": [
-            {
-                "name": "hopper-vllm",
-                "engine": "vllm",
-                "architectures": ["hopper"],
-                "build": "bf16",
-                "image": "vllm/vllm-openai:v0.20.0-cu129",
-                "tensor_parallel_size": 2,
-                "mem_fraction": 0.9,
-                "shm_size": "32g",
-                "env": {"VLLM_LOGGING_LEVEL": "INFO"},
-                "command": [
-                    "--model",
-                    "{model_id}",
-                    "--served-model-name",
-                    "{served_model_name}",
-                    "--tensor-parallel-size",
-                    "{tensor_parallel_size}",
-                    "--gpu-memory-utilization",
-                    "{mem_fraction}",
-                ],
-                "source": "test",
-            }
-        ],
-    }
-
-
 def plan_matrix():
     """{name: plan} as serving_plan and fleet_plan make them: single-host plans (the seed's, one with every
     optional value, one with --shm-size), packed replicas with their GPU sets (vLLM on 8 x B200, SGLang on
@@ -256,8 +226,9 @@ def plan_matrix():
             container_name="llmfleet-custom",
             image="registry.local:5000/engine:v1",
         ),
+        # A user profile whose deployment asks for a shared-memory size (no built-in one does), for --shm-size.
         "single-shm-vllm": build_plan(
-            gpus=samples.h100x8(), model="tiny", engine="vllm", profiles={"tiny": _tiny_profile_with_shm()}
+            gpus=samples.h100x8(), model="tiny", engine="vllm", profiles={"tiny": tiny_profile(shm_size="32g")}
         ),
     }
 

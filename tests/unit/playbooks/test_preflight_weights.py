@@ -11,8 +11,10 @@ import sys
 
 import pytest
 from helpers import gpu_fact_samples as samples
+from helpers.inventory import fleet_inventory, local_host
 from helpers.paths import ROOT
 from helpers.playbook import find_task, run_playbook
+from helpers.preflight import free_ports, preflight_doubles
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 
@@ -60,7 +62,7 @@ def test_preflight_gives_hf_hub_offline_only_to_builds_verified_in_the_plans_cac
     )
     proc, out = run_playbook(
         "playbooks/preflight.yml",
-        {"all": {"children": {"llmfleet_serving": {"hosts": hosts}}}},
+        fleet_inventory(hosts),
         "--check",
         workdir=tmp_path,
         env={"LLMFLEET_TESTBED_GPUS": str(GPUS), "LLMFLEET_PYTHON3": sys.executable},
@@ -86,37 +88,12 @@ def test_preflight_gives_hf_hub_offline_only_to_builds_verified_in_the_plans_cac
     assert any("other-cache" in r and "/srv/hf" in r for r in fleet["reasons"])
 
 
-FAKE_DOCKER = """#!/bin/sh
-# Test double for the docker CLI: what host_preflight asks, answered as docker 27 does, no daemon touched.
-case "$1" in
-  --version) echo "Docker version 27.3.1, build ce12230" ;;
-  info) echo '{"ServerVersion":"27.3.1","Runtimes":{"io.containerd.runc.v2":{},"runc":{}},"DefaultRuntime":"runc"}' ;;
-  ps) ;;
-  *) echo "fake docker: unexpected $*" >&2; exit 1 ;;
-esac
-"""
-
-
-def free_port():
-    import socket
-
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
-
-
 @pytest.mark.parametrize("given", [False, True], ids=["planned-here", "plan-given"])
 def test_preflight_imported_again_after_the_weights_plans_again_unless_the_plan_was_given(tmp_path, given):
     # What rollout.yml does with rollout_weights: preflight, the weights role (its llmfleet_weights fact), preflight.
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in (("docker", FAKE_DOCKER), ("nvidia-container-runtime-hook", "#!/bin/sh\nexit 0\n")):
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
+    bin_dir = preflight_doubles(tmp_path)
     hf = tmp_path / "hf"
-    port = free_port()
+    port = free_ports(1)
     choices = {"hf_cache_dir": str(hf), "port": port}
     fleet = plan_fleet({"node1": {"gpus": samples.b200x8(), "address": "127.0.0.1", "choices": choices}})
     model = fleet["hosts"]["node1"]["instances"][0]["model_id"]
@@ -134,23 +111,20 @@ def test_preflight_imported_again_after_the_weights_plans_again_unless_the_plan_
         "- import_playbook: %s\n"
         % (ROOT / "playbooks/preflight.yml", json.dumps(build), ROOT / "playbooks/preflight.yml")
     )
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "ansible_become": False,
-        "ansible_host": "127.0.0.1",
-        "serve_fact_dir": str(tmp_path / "facts"),
-        "serve_hf_cache_dir": str(hf),
-        "serve_port": port,
-        "preflight_disk_headroom_gb": 0,
-    }
+    host = local_host(
+        ansible_host="127.0.0.1",
+        serve_fact_dir=str(tmp_path / "facts"),
+        serve_hf_cache_dir=str(hf),
+        serve_port=port,
+        preflight_disk_headroom_gb=0,
+    )
     extra = []
     if given:
         (tmp_path / "fleet.json").write_text(json.dumps({"llmfleet_fleet": fleet}))
         extra = ["-e", "@" + str(tmp_path / "fleet.json")]
     proc, out = run_playbook(
         play,
-        {"all": {"children": {"llmfleet_serving": {"hosts": {"node1": host}}}}},
+        fleet_inventory({"node1": host}),
         *extra,
         workdir=tmp_path,
         env={"LLMFLEET_TESTBED_GPUS": str(GPUS), "LLMFLEET_PYTHON3": sys.executable},

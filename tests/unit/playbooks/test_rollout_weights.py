@@ -6,28 +6,16 @@ import subprocess
 import sys
 
 import pytest
+from helpers.inventory import ROLLOUT_INVENTORY, refused_on_controller
 from helpers.paths import ROOT
-from helpers.playbook import run_playbook
 
 pytestmark = pytest.mark.slow
 
-INVENTORY = {
-    "all": {
-        "children": {
-            "llmfleet_serving": {"hosts": {"gpu-a": {"ansible_connection": "ssh", "ansible_host": "192.0.2.1"}}},
-            "llmfleet_router": {"hosts": {"rt": {"ansible_connection": "ssh", "ansible_host": "192.0.2.2"}}},
-        }
-    }
-}
-
 
 def test_a_rollout_weights_that_is_not_a_boolean_is_refused_before_any_host_is_read(tmp_path):
-    proc, out = run_playbook("playbooks/rollout.yml", INVENTORY, "-e", "rollout_weights=maybe", workdir=tmp_path)
-    assert proc.returncode != 0
-    results = [(t["task"]["name"], h, r) for p in out["plays"] for t in p["tasks"] for h, r in t["hosts"].items()]
-    failed = [r["msg"] for _n, _h, r in results if r.get("failed")]
-    assert failed and 'rollout_weights is "maybe"' in failed[0] and "true" in failed[0], failed
-    assert {h for _n, h, _r in results} == {"localhost"}
+    # Fails on the controller only (no host contacted): refused_on_controller asserts it.
+    msg = refused_on_controller("playbooks/rollout.yml", tmp_path, ROLLOUT_INVENTORY, "-e", "rollout_weights=maybe")
+    assert 'rollout_weights is "maybe"' in msg and "true" in msg, msg
 
 
 def plays(*extra):

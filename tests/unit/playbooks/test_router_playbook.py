@@ -2,9 +2,8 @@
 router group, an unreachable router, no endpoints, an endpoint with a health path its engine lacks. Run by
 ansible-playbook on this machine (the router role's changing tasks are never reached)."""
 
-import sys
-
 import pytest
+from helpers.inventory import fleet_inventory, local_host
 from helpers.playbook import run_playbook
 
 pytestmark = pytest.mark.slow
@@ -27,24 +26,7 @@ def failure(out):
 
 
 def local_router(**host_vars):
-    return {
-        "all": {
-            "children": {
-                "llmfleet_router": {
-                    "hosts": {
-                        "rt": dict(
-                            {
-                                "ansible_connection": "local",
-                                "ansible_python_interpreter": sys.executable,
-                                "ansible_become": False,
-                            },
-                            **host_vars,
-                        )
-                    }
-                }
-            }
-        }
-    }
+    return fleet_inventory(router={"rt": local_host(**host_vars)})
 
 
 def endpoint(**kw):

@@ -196,6 +196,54 @@ def test_an_unknown_benchmark_endpoint_is_refused_naming_it(tmp_path, replicas):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    "value, named",
+    [
+        # None of the host's names: before, the host was taken for a cell worker and silently not measured.
+        pytest.param(["llmfleet-deepseek-7"], ["llmfleet-deepseek-7"], id="only-unknown-names"),
+        pytest.param("yes please", ["yes please"], id="a-word"),
+        # The argument spec reads a lone number or boolean as a one-element list; the role used to fail on it
+        # with "'int' object is not iterable".
+        pytest.param(3, ["3"], id="a-number"),
+        pytest.param(True, ["True"], id="a-boolean"),
+        # A line break is shown escaped: the message stays one line.
+        pytest.param(
+            ["llmfleet-deepseek-1\n[x]", "$(id)"], ["llmfleet-deepseek-1\\n[x]", "$(id)"], id="newline-and-shell"
+        ),
+    ],
+)
+def test_a_benchmark_endpoints_that_names_no_instance_of_the_host_is_refused(tmp_path, replicas, value, named):
+    proc, out = run_benchmark(tmp_path, replicas, {"benchmark_endpoints": value})
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-2000:]
+    msg = task_result(out, "Check benchmark_endpoints")["msg"]
+    head, sep, _rest = msg.partition(", which node1 does not serve; ")
+    assert sep and head.startswith("benchmark_endpoints names "), msg
+    assert sorted(head[len("benchmark_endpoints names ") :].split(", ")) == sorted(named), msg
+    assert "its endpoints are: llmfleet-deepseek-0, llmfleet-deepseek-1." in msg and "\n" not in msg
+    assert not [t for t in out["plays"][0]["tasks"] if "cell worker" in t["task"]["name"] and not _skipped(t)]
+    assert not (tmp_path / "results").exists()
+
+
+def _skipped(task):
+    return all(r.get("skipped") for r in task["hosts"].values())
+
+
+def test_a_cell_worker_is_not_measured_even_with_benchmark_endpoints(tmp_path, replicas):
+    worker = plans(replicas)["llmfleet-deepseek-worker"]
+    proc, out = run_benchmark(
+        tmp_path,
+        replicas,
+        {
+            "llmfleet_plan": worker,
+            "llmfleet_plans": {worker["name"]: worker},
+            "benchmark_endpoints": ["llmfleet-deepseek-0"],
+        },
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "serves no endpoint" in task_result(out, "Say that a cell worker")["msg"]
+    assert not (tmp_path / "results").exists()
+
+
 def test_benchmark_endpoints_with_the_router_target_is_refused(tmp_path, replicas):
     proc, out = run_benchmark(
         tmp_path,

@@ -22,6 +22,7 @@ import subprocess
 import pytest
 from helpers import unit_cases, unit_render
 from helpers.paths import FIXTURES
+from helpers.testbed import PODMAN_HOST_IMAGE, quadlet_generator, require_docker
 
 from ansible_collections.llmfleet.serving.plugins.filter.container_options import container_options
 from ansible_collections.llmfleet.serving.plugins.module_utils._container_args import stop_timeouts
@@ -179,44 +180,15 @@ def test_every_docker_unit_of_the_matrix_passes_systemd_analyze_verify(renders, 
     assert proc.returncode == 0 and not ours, proc.stdout + proc.stderr
 
 
-def _generator_dry_run(directory):
-    proc = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "-v",
-            "%s:/etc/containers/systemd:ro" % directory,
-            "--entrypoint",
-            "/usr/lib/systemd/system-generators/podman-system-generator",
-            "llmfleet-testbed/podman-host:latest",
-            "-dryrun",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    services = {}
-    for chunk in proc.stdout.split("\n---"):
-        head, _sep, body = chunk.lstrip("-").partition("---\n")
-        if head.endswith(".service"):
-            services[head[: -len(".service")]] = body
-    return services, proc.stderr
-
-
 @pytest.mark.docker
 def test_podmans_quadlet_generator_accepts_every_quadlet_and_passes_the_stop_timeout(renders, tmp_path):
-    if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode:
-        pytest.fail("Docker is not running: this test needs the podman-host test image (make testbed-images)")
+    require_docker(PODMAN_HOST_IMAGE)
     directory = tmp_path / "quadlets"
-    directory.mkdir(mode=0o755)
-    directory.chmod(0o755)
+    directory.mkdir()
     cases = sorted(c for c in renders["after"] if "podman" in c)
     for i, case in enumerate(cases):
         (directory / ("co-%d.container" % i)).write_text(renders["after"][case]["unit"])
-    services, stderr = _generator_dry_run(directory)
+    services, stderr = quadlet_generator(directory)
     assert sorted(services) == sorted("co-%d" % i for i in range(len(cases))), stderr
     for i, case in enumerate(cases):
         service = services["co-%d" % i]

@@ -13,61 +13,21 @@ run-once verdict failing every host. Test doubles (named so, at the edge): `dock
 import json
 import os
 import socket
-import stat
-import sys
 
 import pytest
 from helpers import gpu_fact_samples as samples
+from helpers.inventory import fleet_inventory, local_host
 from helpers.playbook import find_task, run_playbook
+from helpers.preflight import free_ports, preflight_doubles
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 
 pytestmark = pytest.mark.slow
 
-FAKE_DOCKER = """#!/bin/sh
-# Test double for the docker CLI: what host_preflight asks, answered as docker 27 does, no daemon touched.
-case "$1" in
-  --version) echo "Docker version 27.3.1, build ce12230" ;;
-  info) echo '{"ServerVersion":"27.3.1","Runtimes":{"io.containerd.runc.v2":{},"runc":{}},"DefaultRuntime":"runc"}' ;;
-  ps) ;;
-  *) echo "fake docker: unexpected $*" >&2; exit 1 ;;
-esac
-"""
-
-
-def free_ports(count):
-    """A base port with ``count`` consecutive free ports above it (bound and released at once)."""
-    tries = 50
-    while tries:
-        tries -= 1
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        base = probe.getsockname()[1]
-        probe.close()
-        if base + count > 65000:
-            continue
-        socks = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                s.bind(("0.0.0.0", port))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise AssertionError("no %d free consecutive ports" % count)
-
 
 @pytest.fixture()
 def setup(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in (("docker", FAKE_DOCKER), ("nvidia-container-runtime-hook", "#!/bin/sh\nexit 0\n")):
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755 | stat.S_IEXEC)
+    bin_dir = preflight_doubles(tmp_path)
     hf = tmp_path / "hf"  # does not exist yet: the free space is read from its nearest parent, tmp_path
     http = free_ports(2)
     cell_http = free_ports(1)
@@ -107,21 +67,16 @@ def run_preflight(setup, host_vars=None, *extra):
     tmp = setup["tmp"]
     hosts = {}
     for name in setup["fleet"]["hosts"]:
-        hosts[name] = dict(
-            {
-                "ansible_connection": "local",
-                "ansible_python_interpreter": sys.executable,
-                "ansible_become": False,
-                "preflight_gpus": samples.b200x8() if name.startswith("b200") else samples.gpus("H100", 4),
-                "preflight_reach_timeout": 4,
-                "preflight_disk_headroom_gb": 0,
-            },
-            **(host_vars or {}).get(name, {}),
-        )
+        defaults = {
+            "preflight_gpus": samples.b200x8() if name.startswith("b200") else samples.gpus("H100", 4),
+            "preflight_reach_timeout": 4,
+            "preflight_disk_headroom_gb": 0,
+        }
+        hosts[name] = local_host(**dict(defaults, **(host_vars or {}).get(name, {})))
     (tmp / "fleet.json").write_text(json.dumps({"llmfleet_fleet": setup["fleet"]}))
     return run_playbook(
         "playbooks/preflight.yml",
-        {"all": {"children": {"llmfleet_serving": {"hosts": hosts}}}},
+        fleet_inventory(hosts),
         "-e",
         "@" + str(tmp / "fleet.json"),
         *extra,

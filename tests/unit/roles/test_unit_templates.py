@@ -9,16 +9,15 @@
    runs exactly the intended argv and nothing else; the quadlet passes podman's generator.
 """
 
-import fcntl
 import json
-import os
 import shutil
 import subprocess
-import time
 import uuid
 
 import pytest
 from helpers import unit_cases, unit_render
+from helpers.testbed import HOST_IMAGE, quadlet_generator, require_docker, start_test_host
+from helpers.testbed import docker as _docker
 
 ROOT = unit_render.ROOT
 FIXTURES = ROOT / "tests" / "fixtures" / "units"
@@ -161,51 +160,21 @@ with open("/var/lib/llmfleet-test/argv.jsonl", "a") as f:
 """
 
 
-def _docker(*args, check=True, timeout=120, **kw):
-    proc = subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=timeout, check=False, **kw)
-    if check and proc.returncode != 0:
-        raise AssertionError("docker %s: %s%s" % (" ".join(args[:3]), proc.stdout[-2000:], proc.stderr[-2000:]))
-    return proc
-
-
-def _require_docker():
-    # A skip is not a pass: without Docker these tests fail, saying what is missing.
-    if not shutil.which("docker") or _docker("info", check=False).returncode != 0:
-        pytest.fail("Docker is not running: these tests need it (make host-packages, then make testbed-images)")
-
-
 @pytest.fixture(scope="module")
 def test_host():
-    """A testbed host (systemd as PID 1, its own dockerd) started by start-host.sh, under the lock the
-    molecule scenarios share (one testbed user at a time on this machine)."""
-    _require_docker()
-    for image in ("llmfleet-testbed/host:latest", "llmfleet-testbed/podman-host:latest"):
-        if _docker("image", "inspect", image, check=False).returncode != 0:
-            pytest.fail("no image %s: build it with make testbed-images" % image)
-    name = "llmfleet-unitquote-%s" % uuid.uuid4().hex[:8]
-    with open("/tmp/molecule.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            subprocess.run(["bash", str(ROOT / "extensions/testbed/start-host.sh"), name], check=True, timeout=120)
-            # Booted far enough for systemctl to answer (the unit's Requires=docker.service starts dockerd).
-            for _attempt in range(300):
-                if _docker("exec", name, "systemctl", "show", "-p", "Version", check=False).returncode == 0:
-                    break
-                time.sleep(0.2)
-            _docker(
-                "exec",
-                "-i",
-                name,
-                "sh",
-                "-c",
-                "mkdir -p /usr/local/libexec/llmfleet-test /var/lib/llmfleet-test && cat > %s && chmod 755 %s"
-                % (unit_render.RECORDER_PATH, unit_render.RECORDER_PATH),
-                input=RECORDER,
-            )
-            yield name
-        finally:
-            _docker("rm", "-f", name, check=False)
-            _docker("volume", "rm", name + "-docker", check=False)
+    """A testbed host (helpers/testbed.py) with the argv recorder installed."""
+    with start_test_host("llmfleet-unitquote") as name:
+        _docker(
+            "exec",
+            "-i",
+            name,
+            "sh",
+            "-c",
+            "mkdir -p /usr/local/libexec/llmfleet-test /var/lib/llmfleet-test && cat > %s && chmod 755 %s"
+            % (unit_render.RECORDER_PATH, unit_render.RECORDER_PATH),
+            input=RECORDER,
+        )
+        yield name
 
 
 def _host_write(host, path, content, mode="0644"):
@@ -277,12 +246,12 @@ def test_the_hostile_unit_runs_exactly_the_intended_argv_on_systemd(rendered, te
 def test_docker_reads_the_vllm_key_file_literally(rendered, tmp_path):
     # The vLLM key reaches the engine through `docker run --env-file`: docker's own parser reads
     # the file (a created, never started container of a local image; nothing runs).
-    _require_docker()
+    require_docker(HOST_IMAGE)
     got = rendered["hostile-vllm-docker"]
     path = tmp_path / "secrets.env"  # the docker CLI reads it, here
     path.write_text(got["env"])
     name = "llmfleet-unitquote-env-%s" % uuid.uuid4().hex[:8]
-    _docker("create", "--name", name, "--env-file", str(path), "llmfleet-testbed/host:latest", "true")
+    _docker("create", "--name", name, "--env-file", str(path), HOST_IMAGE, "true")
     try:
         env = json.loads(_docker("inspect", "-f", "{{json .Config.Env}}", name).stdout)
     finally:
@@ -295,25 +264,8 @@ def _generate_quadlets(rendered, directory):
     cases = sorted(case for case in HOSTILE if "podman" in case)
     for case in cases:
         (directory / (rendered[case]["keys"]["name"] + ".container")).write_text(rendered[case]["unit"])
-    os.chmod(directory, 0o755)
-    proc = _docker(
-        "run",
-        "--rm",
-        "-v",
-        "%s:/etc/containers/systemd:ro" % directory,
-        "--entrypoint",
-        "/usr/lib/systemd/system-generators/podman-system-generator",
-        "llmfleet-testbed/podman-host:latest",
-        "-dryrun",
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    sections = {}
-    for chunk in proc.stdout.split("\n---")[0:]:
-        head, _sep, body = chunk.lstrip("-").partition("---\n")
-        if head.endswith(".service"):
-            sections[head] = body
-    return {case: sections[rendered[case]["keys"]["name"] + ".service"] for case in cases}
+    services, _stderr = quadlet_generator(directory)
+    return {case: services[rendered[case]["keys"]["name"]] for case in cases}
 
 
 @pytest.mark.docker

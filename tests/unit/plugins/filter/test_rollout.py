@@ -172,6 +172,40 @@ def test_the_engine_drain_time_is_read_from_the_plan():
     assert rollout_changes([plain], "h1", {plain["name"]: "k"}, {}, {})[0]["shutdown_timeout"] == 0.0
 
 
+@pytest.mark.parametrize(
+    "shutdown, stop_timeout_s, too_long",
+    [
+        pytest.param("30", 60, False, id="30s-drain-60s-stop"),
+        pytest.param("60", 60, True, id="60s-drain-60s-stop"),
+        pytest.param("90", 120, False, id="90s-drain-120s-stop"),
+        pytest.param("90", None, True, id="90s-drain-plan-without-stop-timeout"),
+    ],
+)
+def test_the_engine_drain_is_compared_with_the_plans_stop_timeout(shutdown, stop_timeout_s, too_long):
+    (inst, _second) = _instances(extra_args=["--shutdown-timeout", shutdown])
+    inst = {k: v for k, v in inst.items() if k != "stop_timeout_s"}
+    if stop_timeout_s is not None:
+        inst["stop_timeout_s"] = stop_timeout_s
+    (out,) = rollout_changes([inst], "h1", {inst["name"]: "k"}, {}, {})
+    # A plan recorded before stop_timeout_s existed is stopped after 60 s, as its unit says.
+    assert out["stop_timeout"] == (stop_timeout_s or 60)
+    assert out["drain_too_long"] is too_long
+
+
+def test_sglang_has_no_drain_limit_to_compare():
+    fleet = plan_fleet({"h1": {"gpus": samples.h100x8(), "address": "10.0.0.1"}})
+    (inst,) = fleet["hosts"]["h1"]["instances"]
+    (out,) = rollout_changes([inst], "h1", {inst["name"]: "k"}, {}, {})
+    assert out["shutdown_timeout"] is None and out["drain_too_long"] is False
+
+
+@pytest.mark.parametrize("value", ["60", 60.5, True, [60]])
+def test_a_stop_timeout_that_is_not_whole_seconds_is_refused_naming_the_instance(value):
+    (inst, _second) = _instances()
+    with pytest.raises(AnsibleFilterError, match="stop_timeout_s of instance llmfleet-deepseek-0 of host h1 is"):
+        rollout_changes([dict(inst, stop_timeout_s=value)], "h1", {inst["name"]: "k"}, {}, {})
+
+
 def test_a_rollback_fleet_is_built_from_the_recorded_plans():
     from ansible_collections.llmfleet.serving.plugins.filter.rollout import rollout_previous_fleet
 

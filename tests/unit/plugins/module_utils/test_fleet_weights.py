@@ -80,22 +80,14 @@ def test_a_verified_build_in_the_plans_cache_runs_every_replica_offline():
     assert any(r.startswith("host h1: %s local: HF_HUB_OFFLINE=1" % model) for r in fleet["reasons"])
 
 
-def test_a_trailing_slash_on_the_recorded_cache_dir_still_counts():
-    model = model_of(samples.h100x8())
-    fleet = plan_fleet(
-        {
-            "h1": host(
-                samples.h100x8(),
-                "10.0.0.1",
-                choices={"hf_cache_dir": "/data/hf"},
-                local_builds=[build(model, "/data/hf/")],
-            )
-        }
-    )
-    assert instances(fleet)[0]["env"]["HF_HUB_OFFLINE"] == "1"
-
-
-def test_a_build_in_another_cache_dir_does_not_count_and_the_reason_says_so():
+@pytest.mark.parametrize(
+    "recorded, offline",
+    [
+        pytest.param("/data/hf/", "1", id="trailing-slash-still-counts"),
+        pytest.param("/var/lib/llmfleet/hf", None, id="another-dir-does-not-count"),
+    ],
+)
+def test_a_build_counts_only_in_the_plans_cache_dir_and_the_reason_says_why_not(recorded, offline):
     model = model_of(samples.h100x8())
     plain = plan_fleet({"h1": host(samples.h100x8(), "10.0.0.1", choices={"hf_cache_dir": "/data/hf"})})
     fleet = plan_fleet(
@@ -104,14 +96,18 @@ def test_a_build_in_another_cache_dir_does_not_count_and_the_reason_says_so():
                 samples.h100x8(),
                 "10.0.0.1",
                 choices={"hf_cache_dir": "/data/hf"},
-                local_builds=[build(model, "/var/lib/llmfleet/hf")],
+                local_builds=[build(model, recorded)],
             )
         }
     )
-    assert instances(fleet)[0]["hash"] == instances(plain)[0]["hash"]
-    assert "HF_HUB_OFFLINE" not in instances(fleet)[0]["env"]
+    assert instances(fleet)[0]["env"].get("HF_HUB_OFFLINE") == offline
+    # Not counted: the plan (and so the running server) is the one without local_builds.
+    assert (instances(fleet)[0]["hash"] == instances(plain)[0]["hash"]) == (offline is None)
     line = [r for r in fleet["reasons"] if "HF_HUB_OFFLINE unset" in r]
-    assert line and "/var/lib/llmfleet/hf" in line[0] and "/data/hf" in line[0] and "hf_cache_dir" in line[0]
+    if offline is None:
+        assert line and recorded in line[0] and "/data/hf" in line[0] and "hf_cache_dir" in line[0]
+    else:
+        assert not line, line
 
 
 def test_a_build_at_a_pinned_commit_counts_only_when_the_engine_loads_that_revision():
@@ -182,6 +178,13 @@ def test_a_users_own_hf_hub_offline_env_is_kept():
     [
         pytest.param("sometimes", "'sometimes'", id="word"),
         pytest.param(1, "1", id="number"),
+        # What -e serve_hf_hub_offline=... or a careless inventory gives: refused, never read as true.
+        pytest.param("yes please", "'yes please'", id="words"),
+        pytest.param(["true"], "['true']", id="a-list"),
+        pytest.param({"offline": True}, "{'offline': True}", id="a-dict"),
+        pytest.param("/srv/hf", "'/srv/hf'", id="a-path"),
+        pytest.param("tr\nue", "'tr\\nue'", id="a-line-break"),
+        pytest.param("$(id)", "'$(id)'", id="shell"),
     ],
 )
 def test_a_bad_hf_hub_offline_is_refused_naming_the_host_and_the_choices(value, fragment):

@@ -4,40 +4,12 @@ import copy
 
 import pytest
 from helpers import gpu_fact_samples as samples
+from helpers.profiles import tiny_profile
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _profiles
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import PlanError
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan import build_plan
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan_profile import validate_profile
-
-
-def tiny_profile(**deployment_changes):
-    deployment = {
-        "name": "hopper-vllm",
-        "engine": "vllm",
-        "architectures": ["hopper"],
-        "build": "bf16",
-        "image": "vllm/vllm-openai:v0.20.0-cu129",
-        "tensor_parallel_size": 2,
-        "mem_fraction": 0.9,
-        "env": {"VLLM_LOGGING_LEVEL": "INFO"},
-        "command": [
-            "--model",
-            "{model_id}",
-            "--served-model-name",
-            "{served_model_name}",
-            "--tensor-parallel-size",
-            "{tensor_parallel_size}",
-            "--gpu-memory-utilization",
-            "{mem_fraction}",
-        ],
-        "source": "test",
-    }
-    deployment.update(deployment_changes)
-    return {
-        "builds": {"bf16": {"model_id": "my-org/tiny", "size_gb": 60, "label": "BF16 build"}},
-        "deployments": [deployment],
-    }
 
 
 def test_builtin_profiles_are_valid_and_name_their_sources():
