@@ -127,7 +127,11 @@ def _replaced(out):
 
 
 def _node1(replicas, tp):
-    entry = {"gpus": samples.b200x8(), "address": "127.0.0.1", "choices": {"engine": "vllm", "tensor_parallel_size": tp}}
+    entry = {
+        "gpus": samples.b200x8(),
+        "address": "127.0.0.1",
+        "choices": {"engine": "vllm", "tensor_parallel_size": tp},
+    }
     if replicas is not None:
         entry["replicas_per_host"] = replicas
     return plan_fleet({"node1": entry})
