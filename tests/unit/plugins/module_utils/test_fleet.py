@@ -196,11 +196,24 @@ def test_replica_0_has_the_name_of_a_one_replica_host_and_replicas_1_on_get_a_su
     ]
 
 
+def hashes(replicas, tp):
+    fleet = one(samples.b200x8(), replicas_per_host=replicas, choices={"engine": "vllm", "tensor_parallel_size": tp})
+    return {i["container"]["name"]: i["hash"] for i in fleet["hosts"]["h1"]["instances"]}
+
+
 @pytest.mark.parametrize("before, after, tp", [(2, 1, 4), (3, 2, 2)])
 def test_a_shrink_by_one_replica_drops_exactly_one_instance_name(before, after, tp):
     old = {name for name, _, _ in names_ports_gpus(before, tp)}
     new = {name for name, _, _ in names_ports_gpus(after, tp)}
     assert new < old and old - new == {"llmfleet-deepseek-%d" % after}
+
+
+def test_a_shrink_restarts_a_kept_replica_only_when_it_becomes_the_one_replica_with_every_gpu():
+    # 3 -> 2: the two left keep GPU sets, ports and names, so their plans (hashes) do not move: no restart.
+    three, two = hashes(3, 2), hashes(2, 2)
+    assert {name: three[name] for name in two} == two
+    # 2 -> 1: the last replica becomes the seed's --gpus all container, a new plan under the same name.
+    assert hashes(1, 4)["llmfleet-deepseek"] != hashes(2, 4)["llmfleet-deepseek"]
 
 
 def test_a_replica_name_too_long_only_with_its_suffix_is_refused_naming_container_name():
