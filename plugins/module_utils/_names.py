@@ -74,3 +74,14 @@ def validate_instance_name(value, option):
     if problem:
         raise InvalidNameError("%s: %s" % (option, problem))
     return value
+
+
+def replica_name(base, index):
+    """The instance name of replica ``index`` of a host whose instances are named ``base``.
+
+    Replica 0 keeps the base name, the name a host with one replica (and every cell rank) has: growing
+    a host from 1 to N replicas adds BASE-1 .. BASE-(N-1) and leaves the running one alone, and a
+    shrink from N to M removes exactly BASE-M .. BASE-(N-1). The unit, secret directory, local fact
+    entry, router server (HOST-NAME) and benchmark textfile are all named after this name.
+    """
+    return base if index == 0 else "%s-%d" % (base, index)

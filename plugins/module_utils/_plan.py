@@ -20,6 +20,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._errors import Pl
 from ansible_collections.llmfleet.serving.plugins.module_utils._names import (
     INSTANCE_NAME_RULE,
     instance_name_problem,
+    replica_name,
     show,
 )
 from ansible_collections.llmfleet.serving.plugins.module_utils._plan_command import (
@@ -353,7 +354,8 @@ def build_plan(
 
     - ``gpu_ids``: the GPU indexes the instance owns (None: all of the host's, ``--gpus all``).
     - ``replica``: ``{"index": i, "count": n}`` of a packed replica; with n > 1 the port is ``port + i``, the
-      name ``NAME-i`` and the engine's ``replica_args`` (dist_port + i) keep replicas apart.
+      name ``replica_name(NAME, i)`` (NAME, NAME-1, NAME-2, ...) and the engine's ``replica_args``
+      (dist_port + i) keep replicas apart.
     - ``dist_port``: first port of the engine's distributed traffic (None: ENGINES[engine]["dist_port"]).
     - ``multinode``: ``{"nnodes", "node_rank", "head_address", "gpus", "fabric_interface"}`` of a cell member;
       ``gpus`` is the cell's GPU count, which the memory check and SGLang's --tp use.
@@ -550,16 +552,15 @@ def build_plan(
             )
         )
 
-    name = container_name or _default_name(served_model_name)
-    if count > 1:
-        name = "%s-%d" % (name, index)
-        if instance_name_problem(name):
-            raise PlanError(
-                "container_name %s with the replica suffix gives %s, which is not a valid name (%s); "
-                "use a shorter container_name"
-                % (_describe(container_name or served_model_name), _describe(name), INSTANCE_NAME_RULE),
-                option="container_name",
-            )
+    name = replica_name(container_name or _default_name(served_model_name), index)
+    # Replica 0 is the base name, checked above; the suffix of replicas 1.. can push a name past the limit.
+    if index > 0 and instance_name_problem(name):
+        raise PlanError(
+            "container_name %s with the replica suffix -%d gives %s (%d characters), which is not a valid name (%s); "
+            "use a shorter container_name"
+            % (_describe(container_name or served_model_name), index, _describe(name), len(name), INSTANCE_NAME_RULE),
+            option="container_name",
+        )
     volume = "%s:%s" % (hf_cache_dir, CONTAINER_HF_CACHE)
     container = {
         "name": name,

@@ -23,8 +23,8 @@ description:
     would give it (C(--gpus all), the plain container name and port).
   - Packing - C(replicas_per_host=auto) runs floor(GPUs / tensor parallel size) replicas on a host, each in
     its own container with its own GPUs (docker C(--gpus '"device=0,1,2,3"'), podman one C(nvidia.com/gpu=N) per
-    GPU), port C(port + index), name C(NAME-index) and distributed port C(dist_port + index) (SGLang's
-    C(--nccl-port)). 8 x B200 with vLLM at TP 4 runs 2 replicas, 8 x H200 with SGLang at TP 4 runs 2, 8 x H100
+    GPU), port C(port + index), name C(NAME) for replica 0 and C(NAME-index) for the others, and distributed port
+    C(dist_port + index) (SGLang's C(--nccl-port)). 8 x B200 with vLLM at TP 4 runs 2 replicas, 8 x H200 with SGLang at TP 4 runs 2, 8 x H100
     with SGLang at TP 8 runs 1.
   - Cells - hosts with the same C(cell) run one engine instance together; rank 0 (C(node_rank), else
     inventory order) is the head. SGLang shards one tensor parallel group over every GPU of the cell
@@ -59,7 +59,7 @@ options:
         C(tensor_parallel_size), C(image), C(port), C(served_model_name), C(hf_cache_dir), C(extra_args), C(env),
         C(speculative), C(container_name), C(profiles), C(publish_address), C(allow_unknown_args)), read with the
         same types and defaults as that module. C(port) and C(container_name) are the first replica's; replica
-        C(i) of several uses C(port + i) and C(NAME-i).
+        C(i >= 1) of several uses C(port + i) and C(NAME-i).
       - C(replicas_per_host) - V(auto) (default) runs as many replicas as the GPUs hold (GPUs // tensor parallel
         size); a number runs that many and reports the GPUs left idle; V(1) is the single C(--gpus all) container
         of M(llmfleet.serving.serving_plan). On a cell host only V(auto) or V(1).
@@ -98,7 +98,10 @@ notes:
     to change).
   - Cells run their containers on the host network (C(container.network=host), no published ports); the ranks
     reach each other at the hosts' own addresses.
-  - Packed replicas' names C(NAME-0), C(NAME-1), ... also name their units and secret directories.
+  - Packed replicas are named C(NAME), C(NAME-1), C(NAME-2), ...: replica 0 keeps the name a one-replica host has,
+    so a shrink from N to M replicas removes exactly C(NAME-M) .. C(NAME-(N-1)). The names also name their units,
+    secret directories and router servers. Earlier versions of the collection named replica 0 C(NAME-0): the
+    first run after an upgrade replaces it with C(NAME) (one restart of replica 0 per packed host).
 seealso:
   - module: llmfleet.serving.serving_plan
   - module: llmfleet.serving.gpu_facts
@@ -151,7 +154,7 @@ fleet:
       type: dict
       sample:
         b200-1:
-          summary: "b200-1: 8 x B200, 8 used, 0 idle; llmfleet-deepseek-0 vLLM TP 4 GPUs 0-3 :8000; ..."
+          summary: "b200-1: 8 x B200, 8 used, 0 idle; llmfleet-deepseek vLLM TP 4 GPUs 0-3 :8000; ..."
           gpus_total: 8
           gpus_used: 8
           gpus_idle: []

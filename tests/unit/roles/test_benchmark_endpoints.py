@@ -6,6 +6,7 @@ instance's own container."""
 
 import json
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ WORKLOAD = {
     "benchmark_num_warmups": 0,
     "benchmark_progress_interval": 1,
 }
-NAMES = ["llmfleet-deepseek-0", "llmfleet-deepseek-1"]
+NAMES = ["llmfleet-deepseek", "llmfleet-deepseek-1"]  # a packed host's replicas 0 and 1 (replica_name)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +128,8 @@ def test_every_endpoint_is_benchmarked_with_its_own_result_and_baseline(tmp_path
     # One result file per instance, named after it; none for the cell worker.
     files = sorted(p.name for p in (tmp_path / "results").iterdir())
     assert len(files) == 2, files
-    assert files[0].startswith("node1-llmfleet-deepseek-0-") and files[1].startswith("node1-llmfleet-deepseek-1-")
+    # node1-<instance>-<UTC time>.json: replica 0's name has no suffix, so its time follows the name directly.
+    assert sorted(re.sub(r"-\d{8}T\d{6}Z\.json$", "", f) for f in files) == ["node1-" + n for n in NAMES]
 
     fact = stored_fact(tmp_path)
     instances = fact["instances"]
@@ -151,14 +153,14 @@ def test_every_endpoint_is_benchmarked_with_its_own_result_and_baseline(tmp_path
     # One textfile per instance: the first keeps the single-instance name.
     first_prom = (tmp_path / "textfiles" / "llmfleet_benchmark.prom").read_text()
     second_prom = (tmp_path / "textfiles" / "llmfleet_benchmark-llmfleet-deepseek-1.prom").read_text()
-    assert 'instance="llmfleet-deepseek-0"' in first_prom and 'port="%d"' % replicas[0].port in first_prom
+    assert 'instance="llmfleet-deepseek"' in first_prom and 'port="%d"' % replicas[0].port in first_prom
     assert 'instance="llmfleet-deepseek-1"' in second_prom and 'gpu_ids="4,5,6,7"' in second_prom
 
     # The fleet table has one row per endpoint, with its instance and port.
     table = task_result(out, "Fleet benchmark summary", play=1)["msg"]
     rows = [line for line in table if line.startswith("node1")]
     assert len(rows) == 2
-    assert "llmfleet-deepseek-0" in rows[0] and str(replicas[0].port) in rows[0]
+    assert "llmfleet-deepseek " in rows[0] and str(replicas[0].port) in rows[0]
     assert "llmfleet-deepseek-1" in rows[1] and str(replicas[1].port) in rows[1]
 
     # benchmark_endpoints limits a second run to the second replica; its regression gate compares with the
@@ -180,7 +182,7 @@ def test_every_endpoint_is_benchmarked_with_its_own_result_and_baseline(tmp_path
     assert again["instances"][NAMES[0]] == instances[NAMES[0]]
     assert again["instances"][NAMES[1]]["time"] != instances[NAMES[1]]["time"]
     assert len(list((tmp_path / "results").glob("node1-llmfleet-deepseek-1-*.json"))) >= 1
-    assert len(list((tmp_path / "results").glob("node1-llmfleet-deepseek-0-*.json"))) == 1
+    assert len(list((tmp_path / "results").glob("node1-llmfleet-deepseek-2*.json"))) == 1  # replica 0: name, then time
 
 
 def test_an_unknown_benchmark_endpoint_is_refused_naming_it(tmp_path, replicas):
@@ -191,7 +193,7 @@ def test_an_unknown_benchmark_endpoint_is_refused_naming_it(tmp_path, replicas):
     msg = task_result(out, "Check benchmark_endpoints")["msg"]
     assert msg.startswith("benchmark_endpoints names llmfleet-deepseek-7, which node1 does not serve")
     # The host's endpoints are named (never the cell worker, which serves none) and nothing was measured.
-    assert "its endpoints are: llmfleet-deepseek-0, llmfleet-deepseek-1." in msg
+    assert "its endpoints are: llmfleet-deepseek, llmfleet-deepseek-1." in msg
     assert "worker" not in msg
     assert not (tmp_path / "results").exists()
 

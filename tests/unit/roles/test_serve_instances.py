@@ -126,38 +126,54 @@ def _replaced(out):
     raise AssertionError("the role did not reach previous.yml")
 
 
-@pytest.mark.parametrize("replicas, replaced", [(4, []), (2, ["llmfleet-deepseek-2", "llmfleet-deepseek-3"])])
-def test_a_shrink_replaces_exactly_the_instances_no_longer_planned(tmp_path, replicas, replaced):
-    # 8 x B200 at TP 2: four replicas recorded by an earlier run; this run plans `replicas` of them.
-    recorded_fleet = plan_fleet(
-        {
-            "node1": {
-                "gpus": samples.b200x8(),
-                "address": "127.0.0.1",
-                "choices": {"engine": "vllm", "tensor_parallel_size": 2},
-            }
-        }
-    )
-    names = [i["name"] for i in recorded_fleet["hosts"]["node1"]["instances"]]
-    assert names == ["llmfleet-deepseek-%d" % i for i in range(4)]
+def _node1(replicas, tp):
+    entry = {
+        "gpus": samples.b200x8(),
+        "address": "127.0.0.1",
+        "choices": {"engine": "vllm", "tensor_parallel_size": tp},
+    }
+    if replicas is not None:
+        entry["replicas_per_host"] = replicas
+    return plan_fleet({"node1": entry})
+
+
+def _run_over_recorded(tmp_path, names, fleet):
+    """Run the role (check mode) planning ``fleet`` on a host whose llmfleet_serve.fact records ``names``."""
     facts = tmp_path / "facts"
     facts.mkdir()
-    secrets = tmp_path / "secrets"
-    records = [_record(n, secrets) for n in names]
+    records = [_record(n, tmp_path / "secrets") for n in names]
     (facts / "llmfleet_serve.fact").write_text(json.dumps(dict(records[0], instances=records)))
-    fleet = plan_fleet(
-        {
-            "node1": {
-                "gpus": samples.b200x8(),
-                "address": "127.0.0.1",
-                "replicas_per_host": replicas,
-                "choices": {"engine": "vllm", "tensor_parallel_size": 2},
-            }
-        }
-    )
     proc, out, _dirs = run_role(tmp_path, {"llmfleet_fleet": fleet})
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert _replaced(out) == replaced
+    return _replaced(out)
+
+
+@pytest.mark.parametrize(
+    "tp, before, after, replaced",
+    [
+        (2, None, 4, []),
+        (2, None, 2, ["llmfleet-deepseek-2", "llmfleet-deepseek-3"]),
+        # One replica less removes exactly the last one; replica 0 keeps its name in every shrink.
+        (4, None, 1, ["llmfleet-deepseek-1"]),
+        (2, 3, 2, ["llmfleet-deepseek-2"]),
+    ],
+)
+def test_a_shrink_replaces_exactly_the_instances_no_longer_planned(tmp_path, tp, before, after, replaced):
+    # 8 x B200: the replicas recorded by an earlier run (auto: 4 at TP 2, 2 at TP 4); this run plans `after`.
+    names = [i["name"] for i in _node1(before, tp)["hosts"]["node1"]["instances"]]
+    assert names == ["llmfleet-deepseek"] + ["llmfleet-deepseek-%d" % i for i in range(1, before or 8 // tp)]
+    assert _run_over_recorded(tmp_path, names, _node1(after, tp)) == replaced
+
+
+def test_an_upgrade_replaces_the_old_name_of_replica_0(tmp_path):
+    # Releases before replica_name called replica 0 of a packed host NAME-0: that instance is no longer planned,
+    # so the role removes it (unit, container, secrets, fact entry) and starts NAME on the same GPUs and port.
+    # Replica 1 keeps its name (and runs on: its plan did not change).
+    fleet = _node1(None, 4)
+    assert [i["name"] for i in fleet["hosts"]["node1"]["instances"]] == ["llmfleet-deepseek", "llmfleet-deepseek-1"]
+    assert _run_over_recorded(tmp_path, ["llmfleet-deepseek-0", "llmfleet-deepseek-1"], fleet) == [
+        "llmfleet-deepseek-0"
+    ]
 
 
 def test_each_instance_shows_what_the_new_plan_changes_in_it(tmp_path):

@@ -10,7 +10,7 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import pla
 
 
 def _instances(**choices):
-    """The two packed vLLM replicas of an 8 x B200 host h1 (llmfleet-deepseek-0 and -1)."""
+    """The two packed vLLM replicas of an 8 x B200 host h1 (llmfleet-deepseek and llmfleet-deepseek-1)."""
     choices = {"engine": "vllm", "tensor_parallel_size": 4, **choices}
     fleet = plan_fleet({"h1": {"gpus": samples.b200x8(), "address": "10.0.0.1", "choices": choices}})
     return fleet["hosts"]["h1"]["instances"]
@@ -66,6 +66,20 @@ def test_a_stopped_or_new_instance_is_started_and_said_so():
     assert out[1]["change"] and out[1]["reason"].startswith("stopped")
     out = rollout_changes(new, "h1", keys, {}, {})
     assert [o["reason"] for o in out] == ["new instance", "new instance"]
+
+
+def test_an_upgrade_from_the_old_replica_0_name_drains_and_starts_only_replica_0():
+    # Earlier versions ran replica 0 as llmfleet-deepseek-0 (router server h1-llmfleet-deepseek-0). The new plan's
+    # llmfleet-deepseek is not running: the rollout drains its server (router.yml renamed it first; same port,
+    # still answered by the old container) and the serve role swaps the containers. Replica 1 is left alone.
+    new = _instances()
+    running = {"llmfleet-deepseek-0": "k-old", "llmfleet-deepseek-1": "k-old"}
+    old_plans = {"llmfleet-deepseek-0": dict(new[0], name="llmfleet-deepseek-0"), "llmfleet-deepseek-1": new[1]}
+    out = rollout_changes(new, "h1", {n: "k-old" for n in _names(new)}, running, old_plans)
+    assert [(o["instance"], o["server"], o["change"], o["drain"], o["reason"]) for o in out] == [
+        ("llmfleet-deepseek", "h1-llmfleet-deepseek", True, True, "new instance"),
+        ("llmfleet-deepseek-1", "h1-llmfleet-deepseek-1", False, False, "unchanged"),
+    ]
 
 
 def test_an_unchanged_instance_that_is_out_of_sync_is_drained_and_repaired():

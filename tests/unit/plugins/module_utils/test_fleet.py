@@ -67,7 +67,8 @@ def test_auto_packs_floor_gpus_over_tp_replicas(gpus, engine, replicas, tp):
 
 def test_packed_vllm_replicas_own_their_gpus_ports_and_names():
     first, second = one(samples.b200x8(), choices={"engine": "vllm"})["hosts"]["h1"]["instances"]
-    assert (first["name"], first["port"], first["gpu_ids"]) == ("llmfleet-deepseek-0", 8000, [0, 1, 2, 3])
+    assert (first["name"], first["port"], first["gpu_ids"]) == ("llmfleet-deepseek", 8000, [0, 1, 2, 3])
+    assert first["container"]["name"] == "llmfleet-deepseek"
     assert (second["name"], second["port"], second["gpu_ids"]) == ("llmfleet-deepseek-1", 8001, [4, 5, 6, 7])
     assert second["container"]["name"] == "llmfleet-deepseek-1"
     # docker reads --gpus as CSV: the double quotes keep the list one field; podman gets one CDI device per id
@@ -160,19 +161,67 @@ def test_endpoints_list_every_replica_with_its_address_and_paths():
             "host": "b",
             "address": "10.0.0.9",
             "port": 8000 + i,
-            "instance": "llmfleet-deepseek-%d" % i,
+            "instance": name,
             "engine": "vllm",
             "served_model_name": "deepseek",
             "health_path": "/health",
             "models_path": "/v1/models",
         }
-        for i in (0, 1)
+        for i, name in enumerate(("llmfleet-deepseek", "llmfleet-deepseek-1"))
     ]
 
 
 def test_user_container_name_gets_the_replica_suffix():
     instances = one(samples.b200x8(), choices={"container_name": "dsv4"})["hosts"]["h1"]["instances"]
-    assert [i["name"] for i in instances] == ["dsv4-0", "dsv4-1"]
+    assert [i["name"] for i in instances] == ["dsv4", "dsv4-1"]
+
+
+def names_ports_gpus(replicas, tp):
+    fleet = one(samples.b200x8(), replicas_per_host=replicas, choices={"engine": "vllm", "tensor_parallel_size": tp})
+    return [(i["container"]["name"], i["port"], i["gpu_ids"]) for i in fleet["hosts"]["h1"]["instances"]]
+
+
+def test_replica_0_has_the_name_of_a_one_replica_host_and_replicas_1_on_get_a_suffix():
+    # Replica 0 is named as the seed's one container on every host: growing 1 -> N only adds containers and a
+    # shrink N -> M removes exactly NAME-M .. NAME-(N-1). Ports and GPU sets still follow the index.
+    assert names_ports_gpus(1, 4) == [("llmfleet-deepseek", 8000, "all")]
+    assert names_ports_gpus(2, 4) == [
+        ("llmfleet-deepseek", 8000, [0, 1, 2, 3]),
+        ("llmfleet-deepseek-1", 8001, [4, 5, 6, 7]),
+    ]
+    assert names_ports_gpus(3, 2) == [
+        ("llmfleet-deepseek", 8000, [0, 1]),
+        ("llmfleet-deepseek-1", 8001, [2, 3]),
+        ("llmfleet-deepseek-2", 8002, [4, 5]),
+    ]
+
+
+def hashes(replicas, tp):
+    fleet = one(samples.b200x8(), replicas_per_host=replicas, choices={"engine": "vllm", "tensor_parallel_size": tp})
+    return {i["container"]["name"]: i["hash"] for i in fleet["hosts"]["h1"]["instances"]}
+
+
+@pytest.mark.parametrize("before, after, tp", [(2, 1, 4), (3, 2, 2)])
+def test_a_shrink_by_one_replica_drops_exactly_one_instance_name(before, after, tp):
+    old = {name for name, _, _ in names_ports_gpus(before, tp)}
+    new = {name for name, _, _ in names_ports_gpus(after, tp)}
+    assert new < old and old - new == {"llmfleet-deepseek-%d" % after}
+
+
+def test_a_shrink_restarts_a_kept_replica_only_when_it_becomes_the_one_replica_with_every_gpu():
+    # 3 -> 2: the two left keep GPU sets, ports and names, so their plans (hashes) do not move: no restart.
+    three, two = hashes(3, 2), hashes(2, 2)
+    assert {name: three[name] for name in two} == two
+    # 2 -> 1: the last replica becomes the seed's --gpus all container, a new plan under the same name.
+    assert hashes(1, 4)["llmfleet-deepseek"] != hashes(2, 4)["llmfleet-deepseek"]
+
+
+def test_a_replica_name_too_long_only_with_its_suffix_is_refused_naming_container_name():
+    base = "d" * 128  # valid alone (replica 0 and a one-replica host use it), 130 characters as replica 1
+    assert one(samples.b200x8(), replicas_per_host=1, choices={"container_name": base})["hosts"]["h1"]["instances"]
+    exc = refused({"h1": host(samples.b200x8(), "10.0.0.1", choices={"container_name": base})})
+    assert "with the replica suffix -1 gives" in str(exc) and "(130 characters), which is not a valid name" in str(exc)
+    assert exc.details["option"] == "container_name"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def test_podman_per_gpu_sets_need_cdi_devices():
     }
     lines = problems(fleet, uuid_only)
     assert len(lines) == 2 and lines[0].startswith(
-        "b200-1: llmfleet-deepseek-0 needs the CDI devices nvidia.com/gpu=0, nvidia.com/gpu=1, nvidia.com/gpu=2, "
+        "b200-1: llmfleet-deepseek needs the CDI devices nvidia.com/gpu=0, nvidia.com/gpu=1, nvidia.com/gpu=2, "
         "nvidia.com/gpu=3, which /etc/cdi/nvidia.yaml does not define (defined: nvidia.com/gpu=GPU-1, nvidia.com/gpu=all)"
     )
     full = ["nvidia.com/gpu=%d" % i for i in range(8)] + ["nvidia.com/gpu=all"]
@@ -196,7 +196,7 @@ def test_driver_older_than_the_image_needs():
     f = findings_for(fleet)
     f["b200-1"]["gpus"] = samples.b200x8(driver="570.86.10", cuda="12.8")
     assert problems(fleet, f) == [
-        "b200-1: NVIDIA driver 570.86.10 is older than 580, which llmfleet-deepseek-0's image "
+        "b200-1: NVIDIA driver 570.86.10 is older than 580, which llmfleet-deepseek's image "
         "vllm/vllm-openai:deepseekv4-cu130 needs (its CUDA); upgrade the driver to 580 or newer, or set serve_image "
         "to an image built for the CUDA this driver supports (12.8)"
     ]
@@ -252,7 +252,7 @@ def test_a_port_taken_by_another_process_but_not_by_our_own_container():
         {"id": "b" * 64, "name": "grafana", "host_ports": [20005], "llmfleet": False},
     ]
     assert problems(fleet, f) == [
-        "b200-1: port 8000 (HTTP port of llmfleet-deepseek-0) is taken by nginx (pid 4242) on 0.0.0.0; nginx "
+        "b200-1: port 8000 (HTTP port of llmfleet-deepseek) is taken by nginx (pid 4242) on 0.0.0.0; nginx "
         "(pid 4242) on ::; stop that, or move serve_port / serve_dist_port (this host's instances claim 8000-8001)",
         "h100-1: port 20005 (distributed port (dist_port 20000 + 5) of llmfleet-deepseek) is taken by container "
         "grafana (publishes it); stop that, or move serve_port / serve_dist_port (this host's instances claim "
