@@ -43,13 +43,15 @@ esac; done
 exit 0
 """
 
-# No container before the first start (the role's JSON inspect); afterwards the container of a started unit runs.
+# The role's JSON inspect: the container $LLMFLEET_FAKE_DIR/inspect-NAME.json describes, else none. Afterwards the
+# container of a started unit runs.
 FAKE_DOCKER = """#!/bin/sh
 echo "docker $*" >> "$LLMFLEET_FAKE_DIR/calls.log"
 name=""; for a in "$@"; do name="$a"; done
 started="$LLMFLEET_FAKE_DIR/started-$name.service"
 case "$*" in
-  *PortBindings*) echo "Error: No such object: $name" >&2; exit 1;;
+  *PortBindings*) [ -e "$LLMFLEET_FAKE_DIR/inspect-$name.json" ] && { cat "$LLMFLEET_FAKE_DIR/inspect-$name.json"; exit 0; }
+                  echo "Error: No such object: $name" >&2; exit 1;;
   *State.Status*) [ -e "$started" ] && { echo "running 0"; exit 0; }; echo "Error: No such object" >&2; exit 1;;
   *State.Running*) [ -e "$started" ] && { echo true; exit 0; }; echo "Error: No such object" >&2; exit 1;;
   logs*) exit 0;;
@@ -198,3 +200,152 @@ def test_a_linear_play_starts_every_rank_before_the_head_waits(tmp_path):
     assert ready and ready[-1]["ansible_facts"]["llmfleet_serve"]["ready"] in (True, "True")
     serve = ready[-1]["ansible_facts"]["llmfleet_serve"]
     assert True in (serve["restarted"], serve["started"]), serve
+
+
+def _replica_servers(ports, unit_dir, bad_port):
+    """Stand-ins for two packed vLLM replicas: each healthy, except the one on ``bad_port`` while its unit file holds
+    LLMFLEET_BAD (the new plan's env): that one never turns ready, the previous plan's unit serves."""
+    servers = []
+    for index, port in enumerate(ports):
+
+        class Handler(BaseHTTPRequestHandler):
+            my_port = port
+            unit = unit_dir / ("llmfleet-deepseek-%d.service" % index)
+
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                bad = self.my_port == bad_port and "LLMFLEET_BAD" in self.unit.read_text()
+                if bad:
+                    status, body = 503, b"loading forever"
+                elif self.path == "/v1/models":
+                    status, body = 200, json.dumps({"object": "list", "data": [{"id": "deepseek"}]}).encode()
+                else:
+                    status, body = 200, b""
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    return servers
+
+
+def _two_free_ports():
+    for _ in range(50):
+        port = _free_port()
+        try:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no two consecutive free ports")
+
+
+def test_a_failed_replica_rolls_back_alone_and_the_facts_keep_the_other_replicas_plan(tmp_path):
+    """Every replica of the host is restarted before any is waited for; when the first one fails readiness, its
+    rollback restores its own unit and its own entries in the local facts, and keeps the other replica's new plan
+    (it runs it): a whole-file restore of the facts would record a plan the other replica no longer runs."""
+    port = _two_free_ports()
+    bin_dir, fake_dir, unit_dir = tmp_path / "bin", tmp_path / "fake", tmp_path / "units"
+    for folder in (bin_dir, fake_dir, unit_dir):
+        folder.mkdir()
+    _write_exe(bin_dir / "systemctl", FAKE_SYSTEMCTL)
+    _write_exe(bin_dir / "docker", FAKE_DOCKER)
+    _write_exe(bin_dir / "journalctl", FAKE_JOURNALCTL)
+    (tmp_path / "play.yml").write_text(PLAY.replace("node1,node2", "node1"))
+    facts = tmp_path / "facts"
+    host = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "serve_secrets_dir": str(tmp_path / "secrets"),
+        "serve_fact_dir": str(facts),
+        "serve_pull_images": False,
+        "serve_api_key": KEY,
+        "serve_ready_timeout": 5,
+        "serve_ready_poll_interval": 1,
+    }
+
+    def deploy(env):
+        fleet = plan_fleet(
+            {
+                "node1": {
+                    "gpus": samples.b200x8(),
+                    "address": "10.0.1.1",
+                    "choices": {"engine": "vllm", "tensor_parallel_size": 4, "port": port, "env": env},
+                }
+            }
+        )
+        assert [i["container"]["name"] for i in fleet["hosts"]["node1"]["instances"]] == [
+            "llmfleet-deepseek-0",
+            "llmfleet-deepseek-1",
+        ]
+        extra = {
+            "llmfleet_fleet": fleet,
+            "__serve_unit_dirs": {"docker": str(unit_dir), "podman": str(tmp_path / "quadlets")},
+            "__serve_cli_paths": {"docker": str(bin_dir / "docker"), "podman": str(bin_dir / "podman")},
+        }
+        return run_playbook(
+            tmp_path / "play.yml",
+            {"all": {"hosts": {"node1": host}}},
+            "-e",
+            json.dumps(extra),
+            workdir=tmp_path,
+            env={
+                "LLMFLEET_TESTBED_GPUS": str(GPUS),
+                "LLMFLEET_PYTHON3": sys.executable,
+                "LLMFLEET_FAKE_DIR": str(fake_dir),
+            },
+            path=[bin_dir, DOUBLE_DIR],
+            timeout=300,
+        )
+
+    # The replicas' stand-ins hold their ports as the containers do: the role's port check counts a port the running
+    # container publishes as its own (an older restart key: each run restarts it).
+    for index in (0, 1):
+        (fake_dir / ("inspect-llmfleet-deepseek-%d.json" % index)).write_text(
+            json.dumps(
+                [
+                    {
+                        "State": {"Running": True},
+                        "HostConfig": {"PortBindings": {"8000/tcp": [{"HostIp": "", "HostPort": str(port + index)}]}},
+                        "Config": {"Labels": {"llmfleet.restart-key": "0" * 64}},
+                    }
+                ]
+            )
+        )
+    servers = _replica_servers([port, port + 1], unit_dir, bad_port=port)
+    try:
+        proc, _out = deploy({})
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        first_plans = json.loads((facts / "llmfleet_plans.fact").read_text())
+        proc, out = deploy({"LLMFLEET_BAD": "1"})
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+    assert proc.returncode != 0
+    failed = [
+        result.get("msg", "")
+        for play in out["plays"]
+        for t in play["tasks"]
+        if t["task"]["name"].endswith("Fail when the server did not come up")
+        for result in t["hosts"].values()
+        if result.get("failed")
+    ]
+    assert len(failed) == 1 and "ROLLBACK: previous plan" in failed[0] and "restored and ready" in failed[0], failed
+    # Replica 0 runs its previous unit again; replica 1 was restarted with the new plan before replica 0 was waited for.
+    assert "LLMFLEET_BAD" not in (unit_dir / "llmfleet-deepseek-0.service").read_text()
+    assert "LLMFLEET_BAD" in (unit_dir / "llmfleet-deepseek-1.service").read_text()
+    plans = json.loads((facts / "llmfleet_plans.fact").read_text())
+    assert plans["llmfleet-deepseek-0"] == first_plans["llmfleet-deepseek-0"]
+    assert plans["llmfleet-deepseek-1"] != first_plans["llmfleet-deepseek-1"]
+    assert plans["llmfleet-deepseek-1"]["env"].get("LLMFLEET_BAD") == "1"
+    recorded = json.loads((facts / "llmfleet_serve.fact").read_text())
+    assert [i["container"] for i in recorded["instances"]] == ["llmfleet-deepseek-0", "llmfleet-deepseek-1"]
+    assert json.loads((facts / "llmfleet_plan.fact").read_text()) == first_plans["llmfleet-deepseek-0"]
