@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import probe_args, problems
+from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import probe_args, problems, running_cell
 
 # The documentation lives in preflight_problems.yml beside this file (ansible-doc finds a filter's documentation
 # by the filter's name).
@@ -44,6 +44,22 @@ def preflight_probe_args(fleet, host):
     return probe_args(fleet, host)
 
 
+def preflight_running_cell(fleet, cell, head_gather):
+    """Our container of ``cell`` holding its dist port on the head (host_preflight's gather there), else ''."""
+    if not isinstance(fleet, dict) or not isinstance(fleet.get("hosts"), dict):
+        raise AnsibleFilterError(
+            "preflight_running_cell: the fleet must be llmfleet.serving.fleet_plan's 'fleet' "
+            "(a mapping with hosts, cells, endpoints), found %s" % type(fleet).__name__
+        )
+    if not cell:
+        return ""
+    return running_cell(fleet, cell, head_gather if isinstance(head_gather, dict) else {}) or ""
+
+
 class FilterModule:
     def filters(self):
-        return {"preflight_problems": preflight_problems, "preflight_probe_args": preflight_probe_args}
+        return {
+            "preflight_problems": preflight_problems,
+            "preflight_probe_args": preflight_probe_args,
+            "preflight_running_cell": preflight_running_cell,
+        }
