@@ -410,3 +410,35 @@ def probe_args(fleet, host):
     elif instances:
         out["role"] = "standalone"
     return out
+
+
+def narrowed(gather, args, runtime=None):
+    """What host_preflight would have returned for ``args`` (probe_args), picked out of a wider read of the same
+    host (``all_ports``, ``all_models``, made before the plan existed); None when that read does not cover them
+    (another runtime, a weights directory or a planned model it did not look at): then the host is read again.
+
+    The result is the wider read with the listeners of ``args``' ports only and, per weights directory of
+    ``args`` (in their order), its models of ``args`` only, so the verdict and the summary see what a read for
+    ``args`` gives."""
+    if not isinstance(gather, dict) or not isinstance(gather.get("runtime"), dict) or "weights" not in gather:
+        return None
+    if runtime and gather["runtime"].get("name") != runtime:
+        return None
+    by_dir = {w.get("dir"): w for w in gather.get("weights") or []}
+    weights = []
+    for d in args.get("hf_cache_dirs") or []:
+        w = by_dir.get(d)
+        if w is None:
+            return None
+        models = {m.get("model_id"): m for m in w.get("models") or []}
+        if any(m not in models for m in args.get("models") or []):
+            return None
+        weights.append(dict(w, models=[models[m] for m in args.get("models") or []]))
+    ports = set(args.get("ports") or [])
+    out = {k: v for k, v in gather.items() if k in ("runtime", "toolkit", "containers")}
+    out.update(
+        changed=False,
+        weights=weights,
+        listeners=[item for item in gather.get("listeners") or [] if item.get("port") in ports],
+    )
+    return out

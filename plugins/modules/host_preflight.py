@@ -69,6 +69,17 @@ options:
     type: list
     elements: str
     default: []
+  all_models:
+    description:
+      - Also report every model that has a repository directory (C(hub/models--ORG--NAME)) in each of
+        O(hf_cache_dirs), for a caller that does not know the model ids yet (C(playbooks/preflight.yml) reads the
+        host before it plans it, and picks the planned models out afterwards).
+    type: bool
+    default: false
+  all_ports:
+    description: Report the listeners on every TCP port, not only on O(ports) (for the same caller).
+    type: bool
+    default: false
   ports:
     description:
       - TCP ports to report listeners for (IPv4 and IPv6, from C(/proc/net/tcp) and C(/proc/net/tcp6)), each with
@@ -325,9 +336,14 @@ def gather(module):
     runtime, containers = gather_runtime(p["runtime"], p["command_timeout"])
     binaries = {b: which(b) for b in probe.DOCKER_TOOLKIT_BINARIES + ("nvidia-ctk",)}
     toolkit = {"binaries": binaries, "cdi": probe.read_cdi(p["cdi_dirs"])}
-    weights = [probe.disk_status(d, p["models"]) for d in p["hf_cache_dirs"]]
+    weights = []
+    for d in p["hf_cache_dirs"]:
+        models = list(p["models"])
+        if p["all_models"]:
+            models += [m for m in probe.cached_models(d) if m not in models]
+        weights.append(probe.disk_status(d, models))
     wanted = set(p["ports"])
-    sockets = [s for s in probe.read_listeners() if s["port"] in wanted]
+    sockets = [s for s in probe.read_listeners() if p["all_ports"] or s["port"] in wanted]
     owners = probe.socket_owners([s["inode"] for s in sockets])
     by_id = {c["id"]: c["name"] for c in containers if c.get("id")}
     by_port = {}
@@ -374,6 +390,8 @@ ARGUMENT_SPEC = dict(
     hf_cache_dirs=dict(type="list", elements="path", default=[]),
     models=dict(type="list", elements="str", default=[]),
     ports=dict(type="list", elements="int", default=[]),
+    all_models=dict(type="bool", default=False),
+    all_ports=dict(type="bool", default=False),
     cdi_dirs=dict(type="list", elements="path", default=list(probe.DEFAULT_CDI_DIRS)),
     command_timeout=dict(type="int", default=30),
     gpus=dict(type="bool", default=False),

@@ -402,3 +402,39 @@ def test_the_filter_names_what_it_needs():
         preflight_problems({"endpoints": []}, {})
     with pytest.raises(AnsibleFilterError, match="disk_headroom_gb 'lots' must be a number of GB"):
         preflight_problems(fleet_b200_and_h100_cell(), {}, "lots")
+
+
+def test_a_read_made_before_the_plan_gives_the_plans_part_or_nothing():
+    from ansible_collections.llmfleet.serving.plugins.filter.preflight import preflight_gathered
+
+    fleet = fleet_b200_and_h100_cell()
+    model = fleet["hosts"]["b200-1"]["instances"][0]["model_id"]
+    nginx = {"port": 8000, "address": "0.0.0.0", "family": "ipv4", "pid": 4242, "process": "nginx", "container": None}
+    sshd = {"port": 22, "address": "0.0.0.0", "family": "ipv4", "pid": 1, "process": "sshd", "container": None}
+    # What playbooks/preflight.yml reads before planning: every listener, every model in the weights directory.
+    wide = gathered(
+        models=[{"model_id": "other/model", "present": True}, {"model_id": model, "present": True, "bytes": 5}],
+        listeners=[sshd, nginx],
+    )
+    part = preflight_gathered(wide, fleet, "b200-1", "docker")
+    assert part["listeners"] == [nginx]
+    assert part["weights"][0]["models"] == [{"model_id": model, "present": True, "bytes": 5}]
+    assert (part["runtime"], part["toolkit"], part["containers"]) == (wide["runtime"], wide["toolkit"], [])
+    # The verdict sees what a read for the plan gives: the same problem lines.
+    narrow = dict(wide, listeners=[nginx], weights=[dict(wide["weights"][0], models=part["weights"][0]["models"])])
+    findings = findings_for(fleet)
+    findings["b200-1"]["gather"] = part
+    lines = problems(fleet, findings)
+    findings["b200-1"]["gather"] = narrow
+    assert lines == problems(fleet, findings) and lines[0].startswith("b200-1: port 8000 (HTTP port of ")
+    # Not covered, so the role reads the host itself: another runtime, a model not in the cache, another directory.
+    assert preflight_gathered(wide, fleet, "b200-1", "podman") == {}
+    assert preflight_gathered(gathered(models=[{"model_id": "other/model"}]), fleet, "b200-1", "docker") == {}
+    elsewhere = gathered(models=[{"model_id": model}])
+    elsewhere["weights"][0]["dir"] = "/srv/hf"
+    assert preflight_gathered(elsewhere, fleet, "b200-1", "docker") == {}
+    assert preflight_gathered({"skipped": True}, fleet, "b200-1", "docker") == {}
+    # The role's own read, when it made one, is the finding as it is.
+    own = gathered(listeners=[sshd])
+    assert preflight_gathered(wide, fleet, "b200-1", "docker", own) is own
+    assert preflight_gathered({}, fleet, "b200-1", None, {"skipped": True}) == {}

@@ -92,3 +92,33 @@ def test_the_gpus_and_a_json_fact_in_the_same_call_as_gpu_facts_reads_them(tmp_p
     failed = run_module(host_preflight, {"gather": False, "gpus": True}, expect_failure=True)
     assert failed["msg"] == run_module(gpu_facts, {}, expect_failure=True)["msg"]
     assert "nvidia-smi was not found on PATH" in failed["msg"]
+
+
+def test_a_wide_read_reports_every_listener_and_every_cached_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(host_preflight, "_EXTRA_BIN_DIRS", [])
+    hub = tmp_path / "hf" / "hub"
+    for repo in ("models--org--model", "models--deepseek-ai--DeepSeek-V4-Flash", "datasets--org--data"):
+        (hub / repo / "snapshots" / ("c" * 40)).mkdir(parents=True)
+        (hub / repo / "snapshots" / ("c" * 40) / "config.json").write_text("{}")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    try:
+        narrow = run_module(host_preflight, {"hf_cache_dirs": [str(tmp_path / "hf")], "models": ["x/y"], "ports": []})
+        wide = run_module(
+            host_preflight,
+            {"hf_cache_dirs": [str(tmp_path / "hf")], "models": ["x/y"], "all_models": True, "all_ports": True},
+        )
+    finally:
+        sock.close()
+    assert narrow["listeners"] == [] and [m["model_id"] for m in narrow["weights"][0]["models"]] == ["x/y"]
+    # The asked model first, then every model repository in the cache (not the datasets), each with its status.
+    models = wide["weights"][0]["models"]
+    assert [(m["model_id"], m["present"]) for m in models] == [
+        ("x/y", False),
+        ("deepseek-ai/DeepSeek-V4-Flash", True),
+        ("org/model", True),
+    ]
+    assert (port, os.getpid()) in [(x["port"], x["pid"]) for x in wide["listeners"]]
