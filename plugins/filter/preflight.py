@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import narrowed, probe_args, problems, running_cell
+from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import (
+    narrowed,
+    probe_args,
+    problems,
+    running_cell,
+)
 
 # The documentation lives in preflight_problems.yml beside this file (ansible-doc finds a filter's documentation
 # by the filter's name).

@@ -299,7 +299,9 @@ def cached_models(cache_dir):
         names = os.listdir(os.path.join(cache_dir, "hub"))
     except OSError:
         return []
-    return sorted(n[len("models--") :].replace("--", "/", 1) for n in names if n.startswith("models--") and "--" in n[8:])
+    return sorted(
+        n[len("models--") :].replace("--", "/", 1) for n in names if n.startswith("models--") and "--" in n[8:]
+    )
 
 
 def disk_status(cache_dir, model_ids):

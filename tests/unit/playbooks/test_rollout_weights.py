@@ -69,7 +69,9 @@ def play_hosts(*extra):
     import json
     import tempfile
 
-    inventory = {"all": {"children": {"llmfleet_serving": {"hosts": {"gpu-a": {}}}, "llmfleet_router": {"hosts": {"rt": {}}}}}}
+    inventory = {
+        "all": {"children": {"llmfleet_serving": {"hosts": {"gpu-a": {}}}, "llmfleet_router": {"hosts": {"rt": {}}}}}
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
         json.dump(inventory, handle)
         handle.flush()

@@ -296,7 +296,14 @@ def test_cells_one_head_complete_ranks_same_gpus_and_every_worker_reaches_the_he
 
 def dist_port_holder(container, process="python3", pid=99):
     """A listener on the pair cell's dist port (20000) on its head, as host_preflight reports it."""
-    return {"port": 20000, "address": "0.0.0.0", "family": "ipv4", "pid": pid, "process": process, "container": container}
+    return {
+        "port": 20000,
+        "address": "0.0.0.0",
+        "family": "ipv4",
+        "pid": pid,
+        "process": process,
+        "container": container,
+    }
 
 
 def test_a_running_cell_is_not_probed_and_its_reach_is_taken_from_the_running_cell():

@@ -235,7 +235,9 @@ def test_many_servers_are_read_with_one_read_of_the_backend(haproxy):
 
 
 def test_many_servers_read_only_and_name_the_unknown_ones(haproxy):
-    unknown = run_module(haproxy_server, {"socket": haproxy.path, "servers": ["gpu-z", "gpu-a-llmfleet-0"]}, expect_failure=True)
+    unknown = run_module(
+        haproxy_server, {"socket": haproxy.path, "servers": ["gpu-z", "gpu-a-llmfleet-0"]}, expect_failure=True
+    )
     assert unknown["msg"] == (
         "llmfleet_engines: backend 'llmfleet_engines' has no server 'gpu-z'; its servers: gpu-a-llmfleet-0, "
         "gpu-b-llmfleet-0"

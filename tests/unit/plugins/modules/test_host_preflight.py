@@ -84,7 +84,10 @@ def test_the_gpus_and_a_json_fact_in_the_same_call_as_gpu_facts_reads_them(tmp_p
     assert result["ansible_facts"] == alone["ansible_facts"]
     assert result["ansible_facts"]["llmfleet_gpus"]["product"] == "H100"
     assert result["gpus_msg"] == alone["msg"]
-    assert result["read"] == {str(fact): {"builds": [{"model_id": "org/model", "verified": True}]}, str(tmp_path / "missing.fact"): {}}
+    assert result["read"] == {
+        str(fact): {"builds": [{"model_id": "org/model", "verified": True}]},
+        str(tmp_path / "missing.fact"): {},
+    }
     assert "runtime" not in result and "listeners" not in result  # gather: false
     assert run_module(host_preflight, args, check_mode=True)["ansible_facts"] == result["ansible_facts"]
     # No nvidia-smi: the task fails with gpu_facts' own message.
