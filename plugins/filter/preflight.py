@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import probe_args, problems
+from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import (
+    narrowed,
+    probe_args,
+    problems,
+    running_cell,
+)
 
 # The documentation lives in preflight_problems.yml beside this file (ansible-doc finds a filter's documentation
 # by the filter's name).
@@ -44,6 +49,36 @@ def preflight_probe_args(fleet, host):
     return probe_args(fleet, host)
 
 
+def preflight_running_cell(fleet, cell, head_gather):
+    """Our container of ``cell`` holding its dist port on the head (host_preflight's gather there), else ''."""
+    if not isinstance(fleet, dict) or not isinstance(fleet.get("hosts"), dict):
+        raise AnsibleFilterError(
+            "preflight_running_cell: the fleet must be llmfleet.serving.fleet_plan's 'fleet' "
+            "(a mapping with hosts, cells, endpoints), found %s" % type(fleet).__name__
+        )
+    if not cell:
+        return ""
+    return running_cell(fleet, cell, head_gather if isinstance(head_gather, dict) else {}) or ""
+
+
+def preflight_gathered(read, fleet, host, runtime=None, gathered=None):
+    """The host's host_preflight findings for the plan: ``gathered`` (the role's own read) when it ran, else the
+    plan's part of ``read`` (the wider read playbooks/preflight.yml made before planning); {} when neither has it."""
+    if not isinstance(fleet, dict) or not isinstance(fleet.get("hosts"), dict):
+        raise AnsibleFilterError(
+            "preflight_gathered: the fleet must be llmfleet.serving.fleet_plan's 'fleet' "
+            "(a mapping with hosts, cells, endpoints), found %s" % type(fleet).__name__
+        )
+    if isinstance(gathered, dict) and isinstance(gathered.get("runtime"), dict):
+        return gathered
+    return narrowed(read, probe_args(fleet, host), runtime) or {}
+
+
 class FilterModule:
     def filters(self):
-        return {"preflight_problems": preflight_problems, "preflight_probe_args": preflight_probe_args}
+        return {
+            "preflight_problems": preflight_problems,
+            "preflight_probe_args": preflight_probe_args,
+            "preflight_running_cell": preflight_running_cell,
+            "preflight_gathered": preflight_gathered,
+        }

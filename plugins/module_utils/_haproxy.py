@@ -107,39 +107,52 @@ def admin_state(bits):
     return "ready"
 
 
+def servers_status(socket_path, backend, servers, timeout=10.0):
+    """server_status for each of ``servers`` (names; None or empty: every server of the backend), in that order,
+    from one `show servers state BACKEND` and one `show stat`: a backend read once, not once per server."""
+    states = parse_servers_state(command(socket_path, "show servers state %s" % backend, timeout))
+    by_name = {}
+    for row in states:
+        if row.get("be_name") == backend:
+            by_name.setdefault(row.get("srv_name"), row)
+    if not by_name:
+        raise HaproxyError("backend %r has no servers or does not exist on %s" % (backend, socket_path))
+    wanted = list(servers) if servers else sorted(by_name)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise HaproxyError(
+            "backend %r has no server %s; its servers: %s"
+            % (backend, ", ".join(repr(n) for n in unknown), ", ".join(sorted(by_name)))
+        )
+    stats = {}
+    for row in parse_stat(command(socket_path, "show stat", timeout)):
+        if row.get("pxname") == backend:
+            stats.setdefault(row.get("svname"), row)
+    out = []
+    for name in wanted:
+        answer, stat = by_name[name], stats.get(name) or {}
+        bits = _int(answer.get("srv_admin_state"))
+        out.append(
+            {
+                "backend": backend,
+                "server": name,
+                "admin_state": admin_state(bits),
+                "admin_state_bits": bits,
+                "operational_state": OP_STATES.get(_int(answer.get("srv_op_state"), -1), "unknown"),
+                "status": stat.get("status", ""),
+                "sessions": _int(stat.get("scur")),
+                "queued": _int(stat.get("qcur")),
+                "sessions_total": _int(stat.get("stot")),
+                "check_status": stat.get("check_status", ""),
+                "address": "%s:%s" % (answer.get("srv_addr", ""), answer.get("srv_port", "")),
+            }
+        )
+    return out
+
+
 def server_status(socket_path, backend, server, timeout=10.0):
     """The server's admin state (ready/drain/maint), HAProxy's status word, and its current sessions."""
-    states = parse_servers_state(command(socket_path, "show servers state %s" % backend, timeout))
-    answer = None
-    for row in states:
-        if row.get("be_name") == backend and row.get("srv_name") == server:
-            answer = row
-            break
-    if answer is None:
-        names = sorted(r.get("srv_name") for r in states if r.get("be_name") == backend)
-        if not states:
-            raise HaproxyError("backend %r has no servers or does not exist on %s" % (backend, socket_path))
-        raise HaproxyError("backend %r has no server %r; its servers: %s" % (backend, server, ", ".join(names)))
-    stat = None
-    for row in parse_stat(command(socket_path, "show stat", timeout)):
-        if row.get("pxname") == backend and row.get("svname") == server:
-            stat = row
-            break
-    stat = stat or {}
-    bits = _int(answer.get("srv_admin_state"))
-    return {
-        "backend": backend,
-        "server": server,
-        "admin_state": admin_state(bits),
-        "admin_state_bits": bits,
-        "operational_state": OP_STATES.get(_int(answer.get("srv_op_state"), -1), "unknown"),
-        "status": stat.get("status", ""),
-        "sessions": _int(stat.get("scur")),
-        "queued": _int(stat.get("qcur")),
-        "sessions_total": _int(stat.get("stot")),
-        "check_status": stat.get("check_status", ""),
-        "address": "%s:%s" % (answer.get("srv_addr", ""), answer.get("srv_port", "")),
-    }
+    return servers_status(socket_path, backend, [server], timeout)[0]
 
 
 def set_state(socket_path, backend, server, state, current=None, timeout=10.0):

@@ -293,6 +293,17 @@ def weights_status(cache_dir, model_id):
     }
 
 
+def cached_models(cache_dir):
+    """The model ids that have a repository directory (hub/models--ORG--NAME) under a cache dir, sorted."""
+    try:
+        names = os.listdir(os.path.join(cache_dir, "hub"))
+    except OSError:
+        return []
+    return sorted(
+        n[len("models--") :].replace("--", "/", 1) for n in names if n.startswith("models--") and "--" in n[8:]
+    )
+
+
 def disk_status(cache_dir, model_ids):
     checked = nearest_existing(cache_dir)
     out = {

@@ -10,6 +10,10 @@ Pure: ``problems(fleet, findings)`` returns one line per problem, ``HOST: what w
     {"gather": <host_preflight result>, "gpus": <llmfleet_gpus fact>,
      "connect": <host_preflight connect result, cell workers>, "listen": <listen result, cell heads>}
 
+A cell that already runs (its head's dist port held by our own container of that cell, as the head's gather shows)
+is not probed: a connect would reach the live engine's rendezvous port (SGLang's torch TCPStore, vLLM's DP RPC
+port). The running cell shows its ranks reach the head; ``running_cell`` tells it, for the playbook and the verdict.
+
 Hosts of the fleet without findings (outside the play, e.g. --limit) are not judged, except where a worker
 could not reach a head that was not in the play: that line says so.
 """
@@ -239,6 +243,28 @@ def _port_problems(host, gather, instances, fleet):
     return out
 
 
+def running_cell(fleet, cell, head_gather):
+    """The name of our container of ``cell`` that holds the cell's dist port on its head, as the head's gather
+    (host_preflight) shows it; None when the port is free or held by anything else.
+
+    Ours: a running container the serve role made (its label, ``llmfleet`` in the gather) with the name the plan
+    gives the cell's engine on the head."""
+    info = (fleet.get("cells") or {}).get(cell) or {}
+    head, dist = info.get("head"), info.get("dist_port")
+    if not head or dist is None or not isinstance(head_gather, dict):
+        return None
+    names = {
+        (i.get("container") or {}).get("name")
+        for i in ((fleet.get("hosts") or {}).get(head) or {}).get("instances") or []
+        if i.get("cell") == cell
+    }
+    ours = {c.get("name") for c in head_gather.get("containers") or [] if c.get("llmfleet")} & names
+    for item in head_gather.get("listeners") or []:
+        if item.get("port") == dist and item.get("container") in ours:
+            return item["container"]
+    return None
+
+
 def _cell_problems(fleet, findings):
     out = []
     hosts = fleet.get("hosts") or {}
@@ -286,8 +312,10 @@ def _cell_problems(fleet, findings):
         span = engine.get("dist_port_span", 1)
         dist = info.get("dist_port")
         ports = ("%d" % dist) if span <= 1 else "%d-%d" % (dist, dist + span - 1)
+        # The cell runs already: its ranks reached the head (no probe touched the live engine's port).
+        running = running_cell(fleet, cell, (findings.get(head) or {}).get("gather")) if head in findings else None
         for worker in members:
-            if worker == head or worker not in findings:
+            if worker == head or worker not in findings or running:
                 continue
             result = findings[worker].get("connect")
             if not result:
@@ -381,4 +409,36 @@ def probe_args(fleet, host):
         )
     elif instances:
         out["role"] = "standalone"
+    return out
+
+
+def narrowed(gather, args, runtime=None):
+    """What host_preflight would have returned for ``args`` (probe_args), picked out of a wider read of the same
+    host (``all_ports``, ``all_models``, made before the plan existed); None when that read does not cover them
+    (another runtime, a weights directory or a planned model it did not look at): then the host is read again.
+
+    The result is the wider read with the listeners of ``args``' ports only and, per weights directory of
+    ``args`` (in their order), its models of ``args`` only, so the verdict and the summary see what a read for
+    ``args`` gives."""
+    if not isinstance(gather, dict) or not isinstance(gather.get("runtime"), dict) or "weights" not in gather:
+        return None
+    if runtime and gather["runtime"].get("name") != runtime:
+        return None
+    by_dir = {w.get("dir"): w for w in gather.get("weights") or []}
+    weights = []
+    for d in args.get("hf_cache_dirs") or []:
+        w = by_dir.get(d)
+        if w is None:
+            return None
+        models = {m.get("model_id"): m for m in w.get("models") or []}
+        if any(m not in models for m in args.get("models") or []):
+            return None
+        weights.append(dict(w, models=[models[m] for m in args.get("models") or []]))
+    ports = set(args.get("ports") or [])
+    out = {k: v for k, v in gather.items() if k in ("runtime", "toolkit", "containers")}
+    out.update(
+        changed=False,
+        weights=weights,
+        listeners=[item for item in gather.get("listeners") or [] if item.get("port") in ports],
+    )
     return out

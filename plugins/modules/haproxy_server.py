@@ -8,12 +8,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: haproxy_server
-short_description: Read, drain, disable or enable one HAProxy server through the runtime API
+short_description: Read, drain, disable or enable one HAProxy server (or read many) through the runtime API
 version_added: "0.2.0"
 description:
   - Talks to HAProxy's runtime API on the admin socket the C(llmfleet.serving.router) role configures
     (C(stats socket /run/haproxy/admin.sock mode 660 level admin)), with the standard library only (no C(socat)).
   - Reads the server's admin state (C(show servers state)) and its current sessions and queue (C(show stat)).
+  - With O(servers) instead of O(server), reads many servers of the backend (or all of them) with the same two
+    commands, once - what a rollout needs to know about a whole fleet in one call per router.
   - With O(state), sets it with C(set server BACKEND/SERVER state ready|drain|maint); nothing is sent when the
     server is already in that state (changed is false).
   - "C(drain): no new request goes to the server, the running ones (long streams) finish; C(maint): the server is
@@ -32,9 +34,16 @@ options:
     type: str
     default: llmfleet_engines
   server:
-    description: Server name in the backend (the router role names them C(HOST-INSTANCE)).
+    description:
+      - Server name in the backend (the router role names them C(HOST-INSTANCE)).
+      - One of O(server) and O(servers) is required.
     type: str
-    required: true
+  servers:
+    description:
+      - Read these servers of the backend, in one read (no O(state), no O(wait)); an empty list reads every server
+        of the backend. Returned in RV(servers).
+    type: list
+    elements: str
   state:
     description:
       - Admin state to set. Omitted, the module only reads the server.
@@ -97,7 +106,7 @@ EXAMPLES = r"""
 RETURN = r"""
 server:
   description: The server after the change (after the wait, with O(wait)).
-  returned: success
+  returned: with O(server)
   type: dict
   contains:
     admin_state: {description: "ready, drain or maint", type: str, sample: drain}
@@ -108,13 +117,18 @@ server:
     sessions_total: {description: Sessions since HAProxy started, type: int}
     check_status: {description: Last health check's status, type: str}
     address: {description: "address:port", type: str}
+servers:
+  description: With O(servers) - each server as RV(server) describes it, in the order asked (by name when all).
+  returned: when O(servers) is given
+  type: list
+  elements: dict
 previous:
   description: The server before the change.
-  returned: success
+  returned: with O(server)
   type: dict
 waited_s:
   description: Seconds spent waiting for the sessions to reach 0 (0 without O(wait)).
-  returned: success
+  returned: with O(server)
   type: float
 """
 
@@ -123,6 +137,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llmfleet.serving.plugins.module_utils._haproxy import (
     HaproxyError,
     server_status,
+    servers_status,
     set_state,
     wait_sessions_zero,
 )
@@ -133,19 +148,33 @@ def main():
         argument_spec=dict(
             socket=dict(type="path", default="/run/haproxy/admin.sock"),
             backend=dict(type="str", default="llmfleet_engines"),
-            server=dict(type="str", required=True),
+            server=dict(type="str"),
+            servers=dict(type="list", elements="str"),
             state=dict(type="str", choices=["ready", "drain", "maint"]),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="float", default=3600),
             wait_interval=dict(type="float", default=1),
             timeout=dict(type="float", default=10),
         ),
+        mutually_exclusive=[("server", "servers")],
+        required_one_of=[("server", "servers")],
         supports_check_mode=True,
     )
     p = module.params
     for name in ("wait_timeout", "wait_interval", "timeout"):
         if p[name] <= 0:
             module.fail_json(msg="%s is %s: give a number of seconds above 0" % (name, p[name]))
+    if p["servers"] is not None:
+        if p["state"] is not None or p["wait"]:
+            module.fail_json(
+                msg="servers reads only (got state=%s, wait=%s): set a state or wait with server, one at a time"
+                % (p["state"], p["wait"])
+            )
+        try:
+            read = servers_status(p["socket"], p["backend"], p["servers"], p["timeout"])
+        except HaproxyError as exc:
+            module.fail_json(msg="%s: %s" % (p["backend"], exc.msg), **exc.details)
+        module.exit_json(changed=False, servers=read)
     try:
         previous = server_status(p["socket"], p["backend"], p["server"], p["timeout"])
         changed = p["state"] is not None and previous["admin_state"] != p["state"]

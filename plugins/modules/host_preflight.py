@@ -21,6 +21,10 @@ description:
   - It reads only; it never reports C(changed). The verdict is not made here - the host only reports what it
     has; M(llmfleet.serving.fleet_plan)'s plan is compared with it on the controller by the
     C(llmfleet.serving.preflight_problems) filter.
+  - With O(gpus), the same call also reads the NVIDIA GPUs into C(ansible_facts.llmfleet_gpus), through the code
+    M(llmfleet.serving.gpu_facts) runs (module_utils C(_gpu)), and with O(read_json) it returns JSON files (the
+    weights role's local fact), so that C(playbooks/preflight.yml) reads what the planner needs in one round trip
+    per host instead of two.
   - Reachability of a multi-node cell's head is two more calls - O(listen) on the head (run it with C(async) and
     C(poll=0)), then O(connect) on each worker, then C(async_status) on the head. Each is bounded by its
     timeout, so a worker that cannot reach the head makes both ends stop, never wait for each other.
@@ -65,6 +69,17 @@ options:
     type: list
     elements: str
     default: []
+  all_models:
+    description:
+      - Also report every model that has a repository directory (C(hub/models--ORG--NAME)) in each of
+        O(hf_cache_dirs), for a caller that does not know the model ids yet (C(playbooks/preflight.yml) reads the
+        host before it plans it, and picks the planned models out afterwards).
+    type: bool
+    default: false
+  all_ports:
+    description: Report the listeners on every TCP port, not only on O(ports) (for the same caller).
+    type: bool
+    default: false
   ports:
     description:
       - TCP ports to report listeners for (IPv4 and IPv6, from C(/proc/net/tcp) and C(/proc/net/tcp6)), each with
@@ -83,6 +98,18 @@ options:
       answer in time is reported as not reachable.
     type: int
     default: 30
+  gpus:
+    description:
+      - Also read the host's NVIDIA GPUs, exactly as M(llmfleet.serving.gpu_facts) with its defaults does (the same
+        code: nvidia-smi on PATH, else NVML; the host must have GPUs), and set C(ansible_facts.llmfleet_gpus).
+      - A host without GPUs, or whose nvidia-smi fails, fails the task with gpu_facts' message.
+    type: bool
+    default: false
+  read_json:
+    description: JSON files to return parsed in RV(read) ({} for a file that is missing or not JSON).
+    type: list
+    elements: path
+    default: []
   listen:
     description:
       - Open a temporary TCP listener for a cell's head (on its dist port) and report who connected. Meant for
@@ -160,6 +187,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description: C(llmfleet_gpus), as M(llmfleet.serving.gpu_facts) sets it.
+  returned: when O(gpus)
+  type: dict
+gpus_msg:
+  description: gpu_facts' one line on what was found.
+  returned: when O(gpus)
+  type: str
+  sample: "8 x H100 (hopper, compute capability 9.0), driver 580.159.04, CUDA 13.0, read through nvidia-smi"
+read:
+  description: Path -> the parsed content of each O(read_json) file.
+  returned: when O(read_json) is set
+  type: dict
 runtime:
   description: The container runtime - C(name), C(found), C(path), C(version) and, for docker, C(daemon)
     (C(reachable), C(version), C(runtimes), C(default_runtime), C(error)).
@@ -215,6 +255,9 @@ import subprocess
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _host_probe as probe
+from ansible_collections.llmfleet.serving.plugins.module_utils._errors import GpuDetectionError
+from ansible_collections.llmfleet.serving.plugins.module_utils._failure import fail_from_exception
+from ansible_collections.llmfleet.serving.plugins.module_utils._gpu import detect
 
 # Where the toolkit's packages put their binaries, in case the module's PATH (a minimal sudo/ssh PATH) lacks them.
 _EXTRA_BIN_DIRS = ["/usr/bin", "/usr/local/bin", "/usr/sbin", "/usr/local/sbin", "/sbin", "/bin"]
@@ -293,9 +336,14 @@ def gather(module):
     runtime, containers = gather_runtime(p["runtime"], p["command_timeout"])
     binaries = {b: which(b) for b in probe.DOCKER_TOOLKIT_BINARIES + ("nvidia-ctk",)}
     toolkit = {"binaries": binaries, "cdi": probe.read_cdi(p["cdi_dirs"])}
-    weights = [probe.disk_status(d, p["models"]) for d in p["hf_cache_dirs"]]
+    weights = []
+    for d in p["hf_cache_dirs"]:
+        models = list(p["models"])
+        if p["all_models"]:
+            models += [m for m in probe.cached_models(d) if m not in models]
+        weights.append(probe.disk_status(d, models))
     wanted = set(p["ports"])
-    sockets = [s for s in probe.read_listeners() if s["port"] in wanted]
+    sockets = [s for s in probe.read_listeners() if p["all_ports"] or s["port"] in wanted]
     owners = probe.socket_owners([s["inode"] for s in sockets])
     by_id = {c["id"]: c["name"] for c in containers if c.get("id")}
     by_port = {}
@@ -342,8 +390,12 @@ ARGUMENT_SPEC = dict(
     hf_cache_dirs=dict(type="list", elements="path", default=[]),
     models=dict(type="list", elements="str", default=[]),
     ports=dict(type="list", elements="int", default=[]),
+    all_models=dict(type="bool", default=False),
+    all_ports=dict(type="bool", default=False),
     cdi_dirs=dict(type="list", elements="path", default=list(probe.DEFAULT_CDI_DIRS)),
     command_timeout=dict(type="int", default=30),
+    gpus=dict(type="bool", default=False),
+    read_json=dict(type="list", elements="path", default=[]),
     listen=dict(
         type="dict",
         options=dict(
@@ -387,6 +439,27 @@ def main():
             module.fail_json(
                 msg="connect.timeout %s must be above 0 seconds" % p["connect"]["timeout"], option="connect.timeout"
             )
+    if p["gpus"]:
+        # gpu_facts' own path (its defaults: nvidia-smi on PATH, GPUs required), so the fact is the same.
+        try:
+            found = detect(
+                run=lambda argv: module.run_command(argv, check_rc=False),
+                which=lambda: module.get_bin_path("nvidia-smi"),
+            )
+        except GpuDetectionError as exc:
+            fail_from_exception(module, exc)
+        for warning in found["warnings"]:
+            module.warn(warning)
+        result["ansible_facts"] = {"llmfleet_gpus": found["facts"]}
+        result["gpus_msg"] = found["msg"]
+    if p["read_json"]:
+        result["read"] = {}
+        for path in p["read_json"]:
+            try:
+                with open(path) as handle:
+                    result["read"][path] = json.load(handle)
+            except (OSError, ValueError):
+                result["read"][path] = {}
     if p["gather"]:
         result.update(gather(module))
     if p["connect"]:

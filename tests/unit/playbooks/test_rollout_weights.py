@@ -50,3 +50,54 @@ def test_the_weights_play_runs_after_the_plan_and_before_the_batches():
     # Plan first (the weights come from the plan), then the weights, then the plan again with the verified
     # builds (HF_HUB_OFFLINE=1), then the batches that restart servers.
     assert len(preflights) == 2 and preflights[0] < weights < preflights[1] < batches, names
+
+
+def play_hosts(*extra):
+    """Each play's name and hosts (ansible-playbook --list-hosts) for a one-host serving group."""
+    import json
+    import tempfile
+
+    inventory = {
+        "all": {"children": {"llmfleet_serving": {"hosts": {"gpu-a": {}}}, "llmfleet_router": {"hosts": {"rt": {}}}}}
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(inventory, handle)
+        handle.flush()
+        env = dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        )
+        proc = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "--list-hosts", "-i", handle.name]
+            + list(extra)
+            + [str(ROOT / "playbooks/rollout.yml")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    out, name = [], None
+    for line in proc.stdout.splitlines():
+        if "play #" in line:
+            name = line.split("play #", 1)[1].split(": ", 1)[1].split("\t")[0].strip()
+            out.append([name, []])
+        elif name and line.startswith("      ") and line.strip():
+            out[-1][1].append(line.strip())
+    return out
+
+
+@pytest.mark.parametrize("weights, rollback", [(False, False), (True, False), (False, True)])
+def test_the_plays_a_rollout_does_not_need_match_no_host(weights, rollback):
+    # A play skipped as a whole costs nothing per host (a `when` on an imported play is evaluated for every task
+    # and host): the weights play, the second preflight and the rollback's read run only when asked for.
+    hosts = play_hosts("-e", "rollout_weights=%s" % weights, "-e", "rollout_rollback=%s" % rollback)
+    by_play = {}
+    for name, members in hosts:
+        by_play.setdefault(name, []).append(members)
+    assert by_play["Read the plans to roll back to"] == [["gpu-a"] if rollback else []]
+    assert by_play["Fetch the weights once per fleet"] == [["gpu-a"] if weights else []]
+    assert by_play["Preflight the fleet"] == [["gpu-a"], ["gpu-a"] if weights else []]
+    assert by_play["Roll out the plan, batch by batch"] == [["gpu-a"]]

@@ -169,3 +169,42 @@ def test_a_worker_that_cannot_reach_the_head(setup):
     )
     listened = task(out, "Collect the head's listener")["h100-1"]["listen"]
     assert listened["bound"] is True and listened["connections"] == 0
+
+
+def test_a_running_cell_is_not_probed_and_passes(setup):
+    # A re-run: our head engine holds the cell's dist port (its container carries the serve role's label). The
+    # worker must not open a connection to that live engine's rendezvous port (SGLang's TCPStore), and the head
+    # starts no probe listener; the running cell shows that its ranks reach the head.
+    docker = setup["bin"] / "docker"
+    ps = json.dumps(
+        {
+            "ID": "a" * 64,
+            "Names": "llmfleet-deepseek",
+            "Ports": "127.0.0.1:%d->%d/tcp" % (setup["dist"], setup["dist"]),
+            "Labels": "llmfleet.plan-hash=abc,llmfleet.restart-key=def",
+        }
+    )
+    docker.write_text(FAKE_DOCKER.replace("  ps) ;;", "  ps) echo '%s' ;;" % ps))
+    engine = socket.socket()
+    engine.bind(("127.0.0.1", setup["dist"]))
+    engine.listen()
+    engine.setblocking(False)
+    try:
+        proc, out = run_preflight(setup)
+        with pytest.raises(BlockingIOError):
+            engine.accept()  # nobody connected to the "live engine"
+    finally:
+        engine.close()
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert task(out, "Check that every worker of a multi-node cell reaches its head")["h100-2"]["skipped"] is True
+    with pytest.raises(AssertionError):
+        find_task(out, "Connect from each worker")
+    summary = task(out, "Show what each host has")
+    assert summary["h100-2"]["msg"].endswith(
+        "head 127.0.0.1:%d not probed: the running cell (container llmfleet-deepseek on h100-1 holds the dist port) "
+        "shows its ranks reach the head" % setup["dist"]
+    )
+    assert summary["h100-1"]["msg"].endswith(
+        "listener not started: the running cell (container llmfleet-deepseek) holds the dist port"
+    )
+    assert task(out, "Fail the play for every host")["b200-1"]["skipped"] is True

@@ -6,7 +6,11 @@ import copy
 import pytest
 from helpers import gpu_fact_samples as samples
 
-from ansible_collections.llmfleet.serving.plugins.filter.preflight import preflight_probe_args, preflight_problems
+from ansible_collections.llmfleet.serving.plugins.filter.preflight import (
+    preflight_probe_args,
+    preflight_problems,
+    preflight_running_cell,
+)
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 from ansible_collections.llmfleet.serving.plugins.module_utils._preflight_check import instance_ports, problems
 
@@ -290,6 +294,100 @@ def test_cells_one_head_complete_ranks_same_gpus_and_every_worker_reaches_the_he
     )
 
 
+def dist_port_holder(container, process="python3", pid=99):
+    """A listener on the pair cell's dist port (20000) on its head, as host_preflight reports it."""
+    return {
+        "port": 20000,
+        "address": "0.0.0.0",
+        "family": "ipv4",
+        "pid": pid,
+        "process": process,
+        "container": container,
+    }
+
+
+def test_a_running_cell_is_not_probed_and_its_reach_is_taken_from_the_running_cell():
+    fleet = fleet_b200_and_h100_cell()
+    f = findings_for(fleet)
+    # A re-run: our head engine (the serve role's label, the plan's name for the cell's engine) holds the dist
+    # port, so the playbook neither listened on the head nor connected from the worker.
+    f["h100-1"]["gather"]["listeners"] = [dist_port_holder("llmfleet-deepseek")]
+    f["h100-1"]["gather"]["containers"] = [
+        {"id": "a" * 64, "name": "llmfleet-deepseek", "host_ports": [], "llmfleet": True}
+    ]
+    f["h100-2"]["connect"] = None
+    assert preflight_running_cell(fleet, "pair", f["h100-1"]["gather"]) == "llmfleet-deepseek"
+    assert problems(fleet, f) == []
+    # The other hosts of that fleet are still judged (a foreign holder on the standalone host).
+    f["b200-1"]["gather"]["listeners"] = [dict(dist_port_holder(None, "nginx", 4242), port=8000)]
+    assert [line.split(":")[0] for line in problems(fleet, f)] == ["b200-1"]
+
+
+@pytest.mark.parametrize(
+    "holder, container, port_problem",
+    [
+        # A process outside any container.
+        (dist_port_holder(None, "redis-server", 4242), None, "redis-server (pid 4242) on 0.0.0.0"),
+        (
+            dist_port_holder("grafana"),
+            {"id": "b" * 64, "name": "grafana", "host_ports": [], "llmfleet": False},
+            "container grafana (python3, pid 99) on 0.0.0.0",
+        ),
+        # Our label, but not the plan's engine of this cell: not the running cell, so not taken as its proof (and,
+        # as before, not a port problem: the serve role replaces its own containers).
+        (
+            dist_port_holder("llmfleet-old"),
+            {"id": "c" * 64, "name": "llmfleet-old", "host_ports": [], "llmfleet": True},
+            None,
+        ),
+    ],
+    ids=["process", "foreign-container", "another-llmfleet-container"],
+)
+def test_a_dist_port_held_by_anything_else_still_needs_the_workers_connect(holder, container, port_problem):
+    fleet = fleet_b200_and_h100_cell()
+    f = findings_for(fleet)
+    f["h100-1"]["gather"]["listeners"] = [holder]
+    f["h100-1"]["gather"]["containers"] = [container] if container else []
+    assert preflight_running_cell(fleet, "pair", f["h100-1"]["gather"]) == ""
+    assert problems(fleet, f) == (
+        [
+            "h100-1: port 20000 (distributed port (dist_port 20000 + 0) of llmfleet-deepseek) is taken by %s; stop "
+            "that, or move serve_port / serve_dist_port (this host's instances claim 8000,20000-20009)" % port_problem
+        ]
+        if port_problem
+        else []
+    )
+    # Not probed (e.g. the head's listener did not run): the worker's reach is unproven, as today.
+    f["h100-2"]["connect"] = None
+    assert problems(fleet, f)[-1] == (
+        "h100-2: the connection to the head h100-1 of cell pair was not tried; run preflight with the whole cell in "
+        "the play"
+    )
+    f["h100-2"]["connect"] = {
+        "host": "10.0.0.21",
+        "port": 20000,
+        "connected": False,
+        "error": "timed out",
+        "attempts": 4,
+        "seconds": 20.0,
+    }
+    assert problems(fleet, f)[-1].startswith(
+        "h100-2: cannot open a TCP connection to the head h100-1 of cell pair at 10.0.0.21:20000 (timed out, "
+    )
+
+
+def test_a_running_cell_needs_its_head_in_the_play():
+    fleet = fleet_b200_and_h100_cell()
+    f = findings_for(fleet, h100_2={"connect": None})
+    del f["h100-1"]  # --limit h100-2: no gather from the head, so nothing shows the cell runs
+    assert preflight_running_cell(fleet, "pair", {}) == ""
+    assert problems(fleet, f) == [
+        "h100-2: the connection to the head h100-1 of cell pair was not tried; run preflight with the whole cell in "
+        "the play"
+    ]
+    assert preflight_running_cell(fleet, "", {}) == ""
+
+
 def test_a_cell_plan_edited_into_two_heads_and_a_missing_rank():
     fleet = fleet_b200_and_h100_cell()
     broken = copy.deepcopy(fleet)
@@ -311,3 +409,39 @@ def test_the_filter_names_what_it_needs():
         preflight_problems({"endpoints": []}, {})
     with pytest.raises(AnsibleFilterError, match="disk_headroom_gb 'lots' must be a number of GB"):
         preflight_problems(fleet_b200_and_h100_cell(), {}, "lots")
+
+
+def test_a_read_made_before_the_plan_gives_the_plans_part_or_nothing():
+    from ansible_collections.llmfleet.serving.plugins.filter.preflight import preflight_gathered
+
+    fleet = fleet_b200_and_h100_cell()
+    model = fleet["hosts"]["b200-1"]["instances"][0]["model_id"]
+    nginx = {"port": 8000, "address": "0.0.0.0", "family": "ipv4", "pid": 4242, "process": "nginx", "container": None}
+    sshd = {"port": 22, "address": "0.0.0.0", "family": "ipv4", "pid": 1, "process": "sshd", "container": None}
+    # What playbooks/preflight.yml reads before planning: every listener, every model in the weights directory.
+    wide = gathered(
+        models=[{"model_id": "other/model", "present": True}, {"model_id": model, "present": True, "bytes": 5}],
+        listeners=[sshd, nginx],
+    )
+    part = preflight_gathered(wide, fleet, "b200-1", "docker")
+    assert part["listeners"] == [nginx]
+    assert part["weights"][0]["models"] == [{"model_id": model, "present": True, "bytes": 5}]
+    assert (part["runtime"], part["toolkit"], part["containers"]) == (wide["runtime"], wide["toolkit"], [])
+    # The verdict sees what a read for the plan gives: the same problem lines.
+    narrow = dict(wide, listeners=[nginx], weights=[dict(wide["weights"][0], models=part["weights"][0]["models"])])
+    findings = findings_for(fleet)
+    findings["b200-1"]["gather"] = part
+    lines = problems(fleet, findings)
+    findings["b200-1"]["gather"] = narrow
+    assert lines == problems(fleet, findings) and lines[0].startswith("b200-1: port 8000 (HTTP port of ")
+    # Not covered, so the role reads the host itself: another runtime, a model not in the cache, another directory.
+    assert preflight_gathered(wide, fleet, "b200-1", "podman") == {}
+    assert preflight_gathered(gathered(models=[{"model_id": "other/model"}]), fleet, "b200-1", "docker") == {}
+    elsewhere = gathered(models=[{"model_id": model}])
+    elsewhere["weights"][0]["dir"] = "/srv/hf"
+    assert preflight_gathered(elsewhere, fleet, "b200-1", "docker") == {}
+    assert preflight_gathered({"skipped": True}, fleet, "b200-1", "docker") == {}
+    # The role's own read, when it made one, is the finding as it is.
+    own = gathered(listeners=[sshd])
+    assert preflight_gathered(wide, fleet, "b200-1", "docker", own) is own
+    assert preflight_gathered({}, fleet, "b200-1", None, {"skipped": True}) == {}

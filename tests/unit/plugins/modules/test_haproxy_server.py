@@ -217,3 +217,31 @@ def test_admin_bits():
     assert _haproxy.admin_state(0x08) == "drain"
     assert _haproxy.admin_state(0x09) == "maint"
     assert _haproxy.admin_state(0x04) == "maint"
+
+
+def test_many_servers_are_read_with_one_read_of_the_backend(haproxy):
+    haproxy.servers["gpu-b-llmfleet-0"].update(admin=8, scur=2)
+    every = run_module(haproxy_server, {"socket": haproxy.path, "servers": []})
+    assert every["changed"] is False
+    assert [(s["server"], s["admin_state"], s["status"], s["sessions"]) for s in every["servers"]] == [
+        ("gpu-a-llmfleet-0", "ready", "UP", 0),
+        ("gpu-b-llmfleet-0", "drain", "DRAIN", 2),
+    ]
+    # One `show servers state` and one `show stat`, whatever the number of servers.
+    assert haproxy.commands == ["show servers state llmfleet_engines", "show stat"]
+    asked = run_module(haproxy_server, {"socket": haproxy.path, "servers": ["gpu-b-llmfleet-0"]})
+    assert [s["server"] for s in asked["servers"]] == ["gpu-b-llmfleet-0"]
+    assert asked["servers"][0] == every["servers"][1]
+
+
+def test_many_servers_read_only_and_name_the_unknown_ones(haproxy):
+    unknown = run_module(
+        haproxy_server, {"socket": haproxy.path, "servers": ["gpu-z", "gpu-a-llmfleet-0"]}, expect_failure=True
+    )
+    assert unknown["msg"] == (
+        "llmfleet_engines: backend 'llmfleet_engines' has no server 'gpu-z'; its servers: gpu-a-llmfleet-0, "
+        "gpu-b-llmfleet-0"
+    )
+    refused = run_module(haproxy_server, {"socket": haproxy.path, "servers": [], "state": "drain"}, expect_failure=True)
+    assert refused["msg"].startswith("servers reads only (got state=drain, wait=False)")
+    assert not [c for c in haproxy.commands if c.startswith("set ")]
