@@ -86,4 +86,3 @@ def copy_waves(needers, holders, fanout, name="weights_fanout"):
         peers = peers + take
         remaining = remaining[len(take) :]
     return waves
-
