@@ -301,14 +301,14 @@ def fetch_blob(url, dest, entry, timeout=60.0, retries=3, opener=_open):
         os.remove(partial)  # wrong bytes: start over
         last_error = "the copy's checksum differs from the hub's %s" % entry["blob"]
     raise WeightsError(
-        "copying %s (%d bytes) from %s failed after %d tries: %s; check that this host reaches the seeder "
-        "(weights_serve_port open between the hosts) and run again (the copy resumes)"
-        % (entry["path"], entry["size"], url, retries + 1, last_error)
+        "copying %s (%d bytes) from %s failed after %d tries: %s; check that this host reaches its source (the "
+        "seeder, or a peer of an earlier wave: weights_serve_port open between the hosts, weights_serve_address) "
+        "and run again (the copy resumes)" % (entry["path"], entry["size"], url, retries + 1, last_error)
     )
 
 
 def fetch_from_peer(cache_dir, repo_id, manifest, source_url, paths, timeout=60.0, retries=3):
-    """Fetch the blobs behind PATHS from SOURCE_URL (the seeder's blobs/ directory). Returns bytes received."""
+    """Fetch the blobs behind PATHS from SOURCE_URL (a holder's blobs/ directory). Returns bytes received."""
     folder = repo_folder(cache_dir, repo_id)
     blobs = os.path.join(folder, "blobs")
     os.makedirs(blobs, exist_ok=True)

@@ -16,7 +16,8 @@ description:
     in the host's cache - C(<cache_dir>/hub/models--ORG--NAME) - the snapshot's link, the blob's size and its
     checksum (the LFS sha256, or the git blob id for small files).
   - With O(source_url), fetches the missing or corrupt blobs from a peer that has the build (the
-    C(llmfleet.serving.weights) role's seeder serves its C(blobs/) directory for the duration of the copy),
+    C(llmfleet.serving.weights) role's seeder, or a peer that copied in an earlier wave, serves its C(blobs/)
+    directory for the duration of the copy),
     resuming partial files with HTTP range requests, checks each, and lays out the snapshot and the ref.
   - Used by the C(llmfleet.serving.weights) role; the download from the hub itself is C(hf download) in the
     engine's image, not this module.
