@@ -2,6 +2,8 @@
 rollout_min_healthy, rollout_drain_timeout or rollout_batch that is not what it must be."""
 
 import pytest
+import yaml
+from helpers.paths import ROOT
 from helpers.playbook import run_playbook
 
 pytestmark = pytest.mark.slow
@@ -57,3 +59,26 @@ def test_default_settings_pass_the_controller_checks(tmp_path):
     assert first["play"]["name"] == "Check the rollout's settings and the router group"
     results = [r for t in first["tasks"] for r in t["hosts"].values()]
     assert results and not [r for r in results if r.get("failed")], results
+
+
+def test_each_batch_pulls_its_images_before_it_drains_on_the_hosts_it_restarts():
+    # Issue 12: a real engine image is tens of GB; pulled after the drain (by the serve role), the host's servers
+    # would be out of the router for the whole download. The batch play pulls first, on exactly the hosts its
+    # drain-and-restart block runs on (the molecule scenario `rollout`, verify_prepull.yml, times it for real).
+    plays = yaml.safe_load((ROOT / "playbooks" / "rollout.yml").read_text())
+    batch = next(p for p in plays if p.get("name") == "Roll out the plan, batch by batch")
+    assert batch["max_fail_percentage"] == 0  # one failed pull stops the batch before any host drains
+    names = [t["name"] for t in batch["tasks"]]
+    pull = names.index("Pull the new images on every host of the batch before its drain")
+    apply = names.index("Drain, restart, verify and re-enable the changed instances")
+    assert pull < names.index("Refuse to drain when fewer than rollout_min_healthy servers would stay in service")
+    assert pull < apply
+    task = batch["tasks"][pull]
+    assert task["ansible.builtin.include_role"] == {"name": "llmfleet.serving.serve", "tasks_from": "images"}
+    assert batch["tasks"][apply]["when"] in task["when"], (task["when"], batch["tasks"][apply]["when"])
+    # The serve role's images.yml is what pulls (inspect first, the missing ones only, the failure message).
+    images = yaml.safe_load((ROOT / "roles" / "serve" / "tasks" / "images.yml").read_text())
+    assert [t["name"] for t in images][:2] == [
+        "Look for the planned images on {{ inventory_hostname }}",
+        "Pull the images the host lacks",
+    ]
