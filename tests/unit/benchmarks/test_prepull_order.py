@@ -31,13 +31,22 @@ def rollout(pull_changed=("gpu-a", "gpu-b"), drain_at=T0 + 20, prepull=True):
     if prepull:
         tasks += [
             task(po.PULL_TASK, T0 + 1, **{"gpu-a": {}, "gpu-b": {}}),
-            task(po.PULL_INNER, T0 + 2, **{h: {"changed": h in pull_changed} for h in IMAGES}),
+            # As the ansible.posix.json callback names a role's task.
+            task(
+                "llmfleet.serving.serve : " + po.PULL_INNER,
+                T0 + 2,
+                **{h: {"changed": h in pull_changed} for h in IMAGES},
+            ),
         ]
     tasks += [
         task("Include the apply tasks", drain_at - 1, **{"gpu-a": {}, "gpu-b": {}}),
         task(po.DRAIN_TASK, drain_at, **{"gpu-a": {"changed": True}, "gpu-b": {"changed": True}}),
         # The serve role's own pull after the drain finds the images there.
-        task(po.PULL_INNER, drain_at + 5, **{"gpu-a": {"skipped": True}, "gpu-b": {"skipped": True}}),
+        task(
+            "llmfleet.serving.serve : " + po.PULL_INNER,
+            drain_at + 5,
+            **{"gpu-a": {"skipped": True}, "gpu-b": {"skipped": True}},
+        ),
     ]
     return {"plays": [{"play": {"name": "Roll out the plan, batch by batch"}, "tasks": tasks}]}
 

@@ -22,7 +22,8 @@ import json
 import sys
 
 PULL_TASK = "Pull the new images on every host of the batch before its drain"
-# The serve role's images.yml task inside it, which reports changed on the hosts that pulled.
+# The serve role's images.yml task inside it, which reports changed on the hosts that pulled (the callback prints it
+# as "llmfleet.serving.serve : Pull the images the host lacks").
 PULL_INNER = "Pull the images the host lacks"
 DRAIN_TASK = "Drain the changed servers in the router(s)"
 STOP_ACTIONS = ("kill", "die", "stop")
@@ -65,7 +66,8 @@ def check(doc, events, images):
     """The summary and its problems; EVENTS {host: events text}, IMAGES {host: image}."""
     problems = []
     tasks = tasks_in_order(doc)
-    names = [name for name, _start, _hosts in tasks]
+    # A role's task is named "ROLE : NAME" in the callback's output (the serve role's images.yml).
+    names = [name.rsplit(" : ", 1)[-1] for name, _start, _hosts in tasks]
     drains = [i for i, name in enumerate(names) if name == DRAIN_TASK]
     pre = [i for i, name in enumerate(names) if name == PULL_INNER]
     first_drain = drains[0] if drains else None
