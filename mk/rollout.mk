@@ -1,6 +1,11 @@
 # The rolling redeploy (playbooks/rollout.yml) under load, behind the router (molecule scenario rollout).
-.PHONY: test-molecule-rollout
-test-molecule-rollout: venv link testbed-images testbed-router-image ## molecule: rollout under load through HAProxy (0 failed requests), no-change rollout, crash-at-start stop
+.PHONY: testbed-registry-image test-molecule-rollout
+# The image registry test host (docker-registry from bookworm, plain HTTP :5000; extensions/testbed/registry-host/):
+# the scenario's new engine images are pushed there and the rollout pre-pulls them from it.
+testbed-registry-image: ## build the registry test host image (docker-registry from bookworm; cached by recipe)
+	bash extensions/testbed/build-registry-image.sh
+
+test-molecule-rollout: venv link testbed-images testbed-router-image testbed-registry-image ## molecule: rollout under load through HAProxy (0 failed requests), no-change rollout, crash-at-start stop, images pre-pulled from a registry
 	molecule test -s rollout
 
 # The cost of a run that changes nothing (issue 12): wall time and controller CPU per host of a no-change rollout.yml

@@ -5,6 +5,7 @@
 #   - TEST DOUBLES: bin/nvidia-smi -> /usr/local/bin/nvidia-smi, gpus/GPUS.json -> /etc/llmfleet-testbed/gpus.json
 #   - the directory for the stand-in's test-only settings, <HF cache>/.llmfleet-testbed
 #   - the stand-ins are loaded only when the host lacks these exact image IDs, then tagged.
+#   - with LLMFLEET_TESTBED_INSECURE_REGISTRIES, the plain-HTTP registries its dockerd trusts (see below).
 # Prints "testbed: HOST changed: ..." for each change it made (callers use it for changed_when).
 set -euo pipefail
 host="$1" gpus="$2"
@@ -47,6 +48,39 @@ else
     docker exec "$host" journalctl -u docker -n 20 --no-pager >&2 || true
     exit 1
   }
+fi
+
+# LLMFLEET_TESTBED_INSECURE_REGISTRIES="HOST:PORT ...": plain-HTTP registries on the testbed network (the
+# registry test host, registry-host/) that this host's dockerd must trust for pulls and pushes. Merged into
+# /etc/docker/daemon.json (insecure-registries; other keys kept) by lib/daemon_json.py; dockerd is restarted only
+# when the file changed, so a second run changes nothing (and stops no container the host runs).
+registries="${LLMFLEET_TESTBED_INSECURE_REGISTRIES:-}"
+if [ -n "$registries" ]; then
+  [ "$cli" = docker ] || {
+    echo "testbed: LLMFLEET_TESTBED_INSECURE_REGISTRIES is for docker test hosts; $host runs podman" >&2
+    exit 1
+  }
+  daemon_json="$(mktemp)"
+  trap 'rm -f "$daemon_json"' EXIT
+  # shellcheck disable=SC2086 # one argument per registry
+  docker exec "$host" sh -c 'cat /etc/docker/daemon.json 2>/dev/null || true' \
+    | python3 "$here/lib/daemon_json.py" $registries > "$daemon_json"
+  if [ -n "$(put "$daemon_json" /etc/docker/daemon.json 0644)" ]; then
+    docker exec "$host" systemctl restart docker
+    echo "testbed: $host changed: /etc/docker/daemon.json insecure-registries $registries (dockerd restarted)"
+    for _ in $(seq 1 120); do
+      docker exec "$host" docker info > /dev/null 2>&1 && break
+      sleep 0.5
+    done
+  fi
+  trusted="$(docker exec "$host" docker info --format '{{json .RegistryConfig.IndexConfigs}}' 2>/dev/null || true)"
+  for registry in $registries; do
+    grep -qF "\"$registry\"" <<< "$trusted" || {
+      echo "testbed: the dockerd inside $host does not trust $registry (its registries: $trusted):" >&2
+      docker exec "$host" journalctl -u docker -n 20 --no-pager >&2 || true
+      exit 1
+    }
+  done
 fi
 
 # shellcheck source-path=SCRIPTDIR source=lib/standins.sh

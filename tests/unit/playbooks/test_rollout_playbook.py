@@ -108,3 +108,26 @@ def test_the_drain_check_reads_each_instances_stop_timeout_from_its_plan(tmp_pat
             "Give serve_extra_args a --shutdown-timeout below the stop timeout. Nothing was drained or restarted."
             % inst["name"]
         )
+
+
+def test_each_batch_pulls_its_images_before_it_drains_on_the_hosts_it_restarts():
+    # Issue 12: a real engine image is tens of GB; pulled after the drain (by the serve role), the host's servers
+    # would be out of the router for the whole download. The batch play pulls first, on exactly the hosts its
+    # drain-and-restart block runs on (the molecule scenario `rollout`, verify_prepull.yml, times it for real).
+    plays = yaml.safe_load((ROOT / "playbooks" / "rollout.yml").read_text())
+    batch = next(p for p in plays if p.get("name") == "Roll out the plan, batch by batch")
+    assert batch["max_fail_percentage"] == 0  # one failed pull stops the batch before any host drains
+    names = [t["name"] for t in batch["tasks"]]
+    pull = names.index("Pull the new images on every host of the batch before its drain")
+    apply = names.index("Drain, restart, verify and re-enable the changed instances")
+    assert pull < names.index("Refuse to drain when fewer than rollout_min_healthy servers would stay in service")
+    assert pull < apply
+    task = batch["tasks"][pull]
+    assert task["ansible.builtin.include_role"] == {"name": "llmfleet.serving.serve", "tasks_from": "images"}
+    assert batch["tasks"][apply]["when"] in task["when"], (task["when"], batch["tasks"][apply]["when"])
+    # The serve role's images.yml is what pulls (inspect first, the missing ones only, the failure message).
+    images = yaml.safe_load((ROOT / "roles" / "serve" / "tasks" / "images.yml").read_text())
+    assert [t["name"] for t in images][:2] == [
+        "Look for the planned images on {{ inventory_hostname }}",
+        "Pull the images the host lacks",
+    ]
