@@ -18,7 +18,7 @@ import pytest
 from helpers import gpu_fact_samples as samples
 from helpers.inventory import fleet_inventory, local_host
 from helpers.playbook import find_task, run_playbook
-from helpers.preflight import free_ports, preflight_doubles
+from helpers.preflight import FAKE_DOCKER, free_ports, preflight_doubles
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 
