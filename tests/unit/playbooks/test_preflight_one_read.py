@@ -85,7 +85,7 @@ def test_one_read_per_host_when_it_covers_the_plan(tmp_path, cached):
         me = f.read().strip()
     problems = find_task(out, "Fail the play for every host")["hosts"]["node1"]["msg"]
     assert problems == [
-        "node1: port %d (HTTP port of llmfleet-deepseek-0) is taken by %s (pid %d) on 127.0.0.1; stop that, or move "
+        "node1: port %d (HTTP port of llmfleet-deepseek) is taken by %s (pid %d) on 127.0.0.1; stop that, or move "
         "serve_port / serve_dist_port (this host's instances claim %d-%d)" % (port, me, os.getpid(), port, port + 1)
     ]
     summary = find_task(out, "Show what each host has")["hosts"]["node1"]["msg"]

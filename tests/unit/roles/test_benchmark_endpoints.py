@@ -221,7 +221,7 @@ def test_a_benchmark_endpoints_that_names_no_instance_of_the_host_is_refused(tmp
     head, sep, _rest = msg.partition(", which node1 does not serve; ")
     assert sep and head.startswith("benchmark_endpoints names "), msg
     assert sorted(head[len("benchmark_endpoints names ") :].split(", ")) == sorted(named), msg
-    assert "its endpoints are: llmfleet-deepseek-0, llmfleet-deepseek-1." in msg and "\n" not in msg
+    assert "its endpoints are: llmfleet-deepseek, llmfleet-deepseek-1." in msg and "\n" not in msg
     assert not [t for t in out["plays"][0]["tasks"] if "cell worker" in t["task"]["name"] and not _skipped(t)]
     assert not (tmp_path / "results").exists()
 
@@ -238,7 +238,7 @@ def test_a_cell_worker_is_not_measured_even_with_benchmark_endpoints(tmp_path, r
         {
             "llmfleet_plan": worker,
             "llmfleet_plans": {worker["name"]: worker},
-            "benchmark_endpoints": ["llmfleet-deepseek-0"],
+            "benchmark_endpoints": ["llmfleet-deepseek"],
         },
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

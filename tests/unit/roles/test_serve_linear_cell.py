@@ -26,6 +26,9 @@ from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import pla
 
 pytestmark = pytest.mark.slow
 
+# A packed host's replicas 0 and 1 as the planner names them (replica_name: replica 0 keeps the seed's name).
+REPLICAS = ["llmfleet-deepseek", "llmfleet-deepseek-1"]
+
 # A unit is running once `systemctl start/restart` was asked for it (a file in $LLMFLEET_FAKE_DIR).
 FAKE_SYSTEMCTL = """#!/bin/sh
 echo "systemctl $*" >> "$LLMFLEET_FAKE_DIR/calls.log"
@@ -210,7 +213,7 @@ def _replica_servers(ports, unit_dir, bad_port):
 
         class Handler(BaseHTTPRequestHandler):
             my_port = port
-            unit = unit_dir / ("llmfleet-deepseek-%d.service" % index)
+            unit = unit_dir / ("%s.service" % REPLICAS[index])
 
             def do_GET(self):  # noqa: N802 (http.server's name)
                 bad = self.my_port == bad_port and "LLMFLEET_BAD" in self.unit.read_text()
@@ -281,7 +284,7 @@ def test_a_failed_replica_rolls_back_alone_and_the_facts_keep_the_other_replicas
             }
         )
         assert [i["container"]["name"] for i in fleet["hosts"]["node1"]["instances"]] == [
-            "llmfleet-deepseek-0",
+            "llmfleet-deepseek",
             "llmfleet-deepseek-1",
         ]
         extra = {
@@ -307,7 +310,7 @@ def test_a_failed_replica_rolls_back_alone_and_the_facts_keep_the_other_replicas
     # The replicas' stand-ins hold their ports as the containers do: the role's port check counts a port the running
     # container publishes as its own (an older restart key: each run restarts it).
     for index in (0, 1):
-        (fake_dir / ("inspect-llmfleet-deepseek-%d.json" % index)).write_text(
+        (fake_dir / ("inspect-%s.json" % REPLICAS[index])).write_text(
             json.dumps(
                 [
                     {
@@ -340,12 +343,12 @@ def test_a_failed_replica_rolls_back_alone_and_the_facts_keep_the_other_replicas
     ]
     assert len(failed) == 1 and "ROLLBACK: previous plan" in failed[0] and "restored and ready" in failed[0], failed
     # Replica 0 runs its previous unit again; replica 1 was restarted with the new plan before replica 0 was waited for.
-    assert "LLMFLEET_BAD" not in (unit_dir / "llmfleet-deepseek-0.service").read_text()
+    assert "LLMFLEET_BAD" not in (unit_dir / "llmfleet-deepseek.service").read_text()
     assert "LLMFLEET_BAD" in (unit_dir / "llmfleet-deepseek-1.service").read_text()
     plans = json.loads((facts / "llmfleet_plans.fact").read_text())
-    assert plans["llmfleet-deepseek-0"] == first_plans["llmfleet-deepseek-0"]
+    assert plans["llmfleet-deepseek"] == first_plans["llmfleet-deepseek"]
     assert plans["llmfleet-deepseek-1"] != first_plans["llmfleet-deepseek-1"]
     assert plans["llmfleet-deepseek-1"]["env"].get("LLMFLEET_BAD") == "1"
     recorded = json.loads((facts / "llmfleet_serve.fact").read_text())
-    assert [i["container"] for i in recorded["instances"]] == ["llmfleet-deepseek-0", "llmfleet-deepseek-1"]
-    assert json.loads((facts / "llmfleet_plan.fact").read_text()) == first_plans["llmfleet-deepseek-0"]
+    assert [i["container"] for i in recorded["instances"]] == ["llmfleet-deepseek", "llmfleet-deepseek-1"]
+    assert json.loads((facts / "llmfleet_plan.fact").read_text()) == first_plans["llmfleet-deepseek"]
