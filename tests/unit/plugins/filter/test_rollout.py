@@ -216,7 +216,7 @@ def test_sglang_has_no_drain_limit_to_compare():
 @pytest.mark.parametrize("value", ["60", 60.5, True, [60]])
 def test_a_stop_timeout_that_is_not_whole_seconds_is_refused_naming_the_instance(value):
     (inst, _second) = _instances()
-    with pytest.raises(AnsibleFilterError, match="stop_timeout_s of instance llmfleet-deepseek-0 of host h1 is"):
+    with pytest.raises(AnsibleFilterError, match="stop_timeout_s of instance llmfleet-deepseek of host h1 is"):
         rollout_changes([dict(inst, stop_timeout_s=value)], "h1", {inst["name"]: "k"}, {}, {})
 
 
