@@ -5,7 +5,10 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from helpers import gpu_fact_samples as samples
 
-from ansible_collections.llmfleet.serving.plugins.filter.rollout_batches import rollout_batch_hosts, rollout_cell_batches
+from ansible_collections.llmfleet.serving.plugins.filter.rollout_batches import (
+    rollout_batch_hosts,
+    rollout_cell_batches,
+)
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 from ansible_collections.llmfleet.serving.plugins.module_utils._rollout_batches import batch_size
 
