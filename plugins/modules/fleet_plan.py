@@ -98,9 +98,9 @@ notes:
     to change).
   - Cells run their containers on the host network (C(container.network=host), no published ports); the ranks
     reach each other at the hosts' own addresses.
-  - Packed replicas are named C(NAME), C(NAME-1), C(NAME-2), ...: replica 0 keeps the name a one-replica host has,
+  - Packed replicas are named C(NAME), C(NAME-1), C(NAME-2) and so on; replica 0 keeps the name a one-replica host has,
     so a shrink from N to M replicas removes exactly C(NAME-M) .. C(NAME-(N-1)). The names also name their units,
-    secret directories and router servers. Earlier versions of the collection named replica 0 C(NAME-0): the
+    secret directories and router servers. Earlier versions of the collection named replica 0 C(NAME-0); the
     first run after an upgrade replaces it with C(NAME) (one restart of replica 0 per packed host).
 seealso:
   - module: llmfleet.serving.serving_plan

@@ -101,7 +101,7 @@ options:
   gpus:
     description:
       - Also read the host's NVIDIA GPUs, exactly as M(llmfleet.serving.gpu_facts) with its defaults does (the same
-        code: nvidia-smi on PATH, else NVML; the host must have GPUs), and set C(ansible_facts.llmfleet_gpus).
+        code, nvidia-smi on PATH, else NVML; the host must have GPUs), and set C(ansible_facts.llmfleet_gpus).
       - A host without GPUs, or whose nvidia-smi fails, fails the task with gpu_facts' message.
     type: bool
     default: false

@@ -53,7 +53,7 @@ def rollout(pull_changed=("gpu-a", "gpu-b"), drain_at=T0 + 20, prepull=True):
 
 def events(pull_at=None, stop_at=None, image=None, pulls=1):
     lines = ["%d container exec_die: sh abc" % int((T0 + 1) * 1e9)]
-    for _ in range(pulls if pull_at is not None else 0):
+    for _pull in range(pulls if pull_at is not None else 0):
         lines.append("%d image pull %s" % (int(pull_at * 1e9), image))
     if stop_at is not None:
         lines += ["%d container kill c1" % int(stop_at * 1e9), "%d container die c1" % int((stop_at + 2) * 1e9)]

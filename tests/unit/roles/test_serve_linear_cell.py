@@ -238,7 +238,7 @@ def _replica_servers(ports, unit_dir, bad_port):
 
 
 def _two_free_ports():
-    for _ in range(50):
+    for _attempt in range(50):
         port = _free_port()
         try:
             with socket.socket() as sock:

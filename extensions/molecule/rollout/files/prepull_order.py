@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Did a rollout pull the new images on every host of the batch before the batch's drain and stop? (issue 12)
 
     prepull_order.py --playbook-json RUN.json --events HOST=EVENTS.txt [--events ...] --image HOST=IMAGE [--image ...]
@@ -128,7 +127,7 @@ def _pairs(values, what):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--playbook-json", required=True)
     parser.add_argument("--events", action="append", default=[], help="HOST=FILE of docker events")
     parser.add_argument("--image", action="append", default=[], help="HOST=IMAGE the new plan runs there")

@@ -203,8 +203,8 @@ def hashes(replicas, tp):
 
 @pytest.mark.parametrize("before, after, tp", [(2, 1, 4), (3, 2, 2)])
 def test_a_shrink_by_one_replica_drops_exactly_one_instance_name(before, after, tp):
-    old = {name for name, _, _ in names_ports_gpus(before, tp)}
-    new = {name for name, _, _ in names_ports_gpus(after, tp)}
+    old = {name for name, _port, _gpus in names_ports_gpus(before, tp)}
+    new = {name for name, _port, _gpus in names_ports_gpus(after, tp)}
     assert new < old and old - new == {"llmfleet-deepseek-%d" % after}
 
 
