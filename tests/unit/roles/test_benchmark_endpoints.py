@@ -74,7 +74,7 @@ def plans(emus):
     return out
 
 
-def run_benchmark(tmp_path, emus, host_vars, env=None, path=()):
+def run_benchmark(tmp_path, emus, host_vars, *extra, env=None, path=()):
     host = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
@@ -89,7 +89,7 @@ def run_benchmark(tmp_path, emus, host_vars, env=None, path=()):
     host.update(WORKLOAD)
     host.update(host_vars)
     inventory = {"all": {"children": {"llmfleet_serving": {"hosts": {"node1": host}}}}}
-    return run_playbook("playbooks/benchmark.yml", inventory, workdir=tmp_path, env=env, path=path, timeout=300)
+    return run_playbook("playbooks/benchmark.yml", inventory, *extra, workdir=tmp_path, env=env, path=path, timeout=300)
 
 
 def stored_fact(tmp_path):
@@ -328,3 +328,24 @@ def test_the_engine_driver_runs_in_each_instance_s_own_container(tmp_path, repli
     # The engine driver writes no result file on the load generator.
     assert not (tmp_path / "results").exists()
     assert Path(tmp_path / "llmfleet-deepseek-1.json").exists()
+
+
+@pytest.mark.parametrize("driver", ["client", "engine"])
+def test_check_mode_sends_no_load_and_stores_nothing(tmp_path, replicas, driver):
+    # `--check` on a fleet in service: a benchmark would load the servers, so none runs; each endpoint is named
+    # in a line that says so, and no result, fact or textfile is written.
+    proc, out = run_benchmark(tmp_path, replicas, {"benchmark_driver": driver}, "--check")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    said = [
+        r["msg"]
+        for t in out["plays"][0]["tasks"]
+        if t["task"]["name"].endswith("Say that check mode runs no benchmark")
+        for r in t["hosts"].values()
+        if not r.get("skipped")
+    ]
+    assert len(said) == len(NAMES), said
+    for name, msg in zip(NAMES, said):
+        assert msg.startswith("check mode: %s on http://" % name) and "was not benchmarked" in msg, msg
+    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "facts" / "llmfleet_benchmark.fact").exists()
+    assert not list((tmp_path / "textfiles").glob("*.prom"))

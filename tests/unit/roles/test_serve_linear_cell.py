@@ -249,10 +249,12 @@ def _two_free_ports():
     raise AssertionError("no two consecutive free ports")
 
 
-def test_a_failed_replica_rolls_back_alone_and_the_facts_keep_the_other_replicas_plan(tmp_path):
-    """Every replica of the host is restarted before any is waited for; when the first one fails readiness, its
-    rollback restores its own unit and its own entries in the local facts, and keeps the other replica's new plan
-    (it runs it): a whole-file restore of the facts would record a plan the other replica no longer runs."""
+@pytest.mark.parametrize("bad", [0, 1], ids=["replica-0-fails", "replica-1-fails"])
+def test_a_failed_replica_rolls_back_alone_and_the_others_keep_what_they_run(tmp_path, bad):
+    """A host's standalone replicas are deployed and waited for one after the other. When replica 0 fails readiness,
+    it is rolled back and replica 1 is not touched (it keeps serving its previous plan). When replica 1 fails, replica
+    0 already runs the new plan: the rollback restores replica 1's own unit and its own entries in the local facts,
+    and keeps replica 0's new plan (a whole-file restore of the facts would record a plan replica 0 no longer runs)."""
     port = _two_free_ports()
     bin_dir, fake_dir, unit_dir = tmp_path / "bin", tmp_path / "fake", tmp_path / "units"
     for folder in (bin_dir, fake_dir, unit_dir):
@@ -321,7 +323,7 @@ def test_a_failed_replica_rolls_back_alone_and_the_facts_keep_the_other_replicas
                 ]
             )
         )
-    servers = _replica_servers([port, port + 1], unit_dir, bad_port=port)
+    servers = _replica_servers([port, port + 1], unit_dir, bad_port=port + bad)
     try:
         proc, _out = deploy({})
         assert proc.returncode == 0, proc.stdout[-3000:]
@@ -342,13 +344,20 @@ def test_a_failed_replica_rolls_back_alone_and_the_facts_keep_the_other_replicas
         if result.get("failed")
     ]
     assert len(failed) == 1 and "ROLLBACK: previous plan" in failed[0] and "restored and ready" in failed[0], failed
-    # Replica 0 runs its previous unit again; replica 1 was restarted with the new plan before replica 0 was waited for.
-    assert "LLMFLEET_BAD" not in (unit_dir / "llmfleet-deepseek.service").read_text()
-    assert "LLMFLEET_BAD" in (unit_dir / "llmfleet-deepseek-1.service").read_text()
+    failed_name, other = REPLICAS[bad], REPLICAS[1 - bad]
+    assert "%s: " % failed_name in failed[0] or failed_name in failed[0], failed
     plans = json.loads((facts / "llmfleet_plans.fact").read_text())
-    assert plans["llmfleet-deepseek"] == first_plans["llmfleet-deepseek"]
-    assert plans["llmfleet-deepseek-1"] != first_plans["llmfleet-deepseek-1"]
-    assert plans["llmfleet-deepseek-1"]["env"].get("LLMFLEET_BAD") == "1"
+    # The failed replica runs its previous unit again, and the facts record its previous plan.
+    assert "LLMFLEET_BAD" not in (unit_dir / ("%s.service" % failed_name)).read_text()
+    assert plans[failed_name] == first_plans[failed_name]
+    if bad == 0:
+        # Replica 1 was never deployed with the new plan: its unit and its recorded plan are what it ran before.
+        assert "LLMFLEET_BAD" not in (unit_dir / ("%s.service" % other)).read_text()
+        assert plans[other] == first_plans[other]
+    else:
+        # Replica 0 was ready on the new plan before replica 1 was deployed: it keeps it, in its unit and the facts.
+        assert "LLMFLEET_BAD" in (unit_dir / ("%s.service" % other)).read_text()
+        assert plans[other]["env"].get("LLMFLEET_BAD") == "1"
     recorded = json.loads((facts / "llmfleet_serve.fact").read_text())
-    assert [i["container"] for i in recorded["instances"]] == ["llmfleet-deepseek", "llmfleet-deepseek-1"]
-    assert json.loads((facts / "llmfleet_plan.fact").read_text()) == first_plans["llmfleet-deepseek"]
+    assert [i["container"] for i in recorded["instances"]] == REPLICAS
+    assert json.loads((facts / "llmfleet_plan.fact").read_text()) == plans[REPLICAS[0]]
