@@ -59,15 +59,36 @@ def _adjacent(hosts, members):
     return places[-1] - places[0] == len(places) - 1
 
 
-def cell_batch_problems(fleet, hosts, batch):
+def batch_hosts(fleet, hosts, changed):
+    """The hosts the rollout's batches go through, in play order: those in ``changed`` (a restart or a server to put
+    back) and every other host of a cell one of them runs a rank of, so that a cell's hosts stay in one batch.
+
+    ``hosts``: the rollout's hosts (the target) in play order; ``changed``: the hosts whose instances change. A
+    host outside ``hosts`` is never added (cell_batch_problems refuses such a cell)."""
+    for name, value in (("hosts", hosts), ("changed", changed)):
+        if not isinstance(value, list):
+            raise BatchError("%s must be a list of inventory host names, got %s" % (name, show(value)))
+    wanted = set(changed)
+    for members in _cells(fleet).values():
+        if wanted.intersection(members):
+            wanted.update(members)
+    return [h for h in hosts if h in wanted]
+
+
+def cell_batch_problems(fleet, hosts, batch, restart=None):
     """One sentence per cell that the rollout would split; [] when every cell's hosts share one batch.
 
-    ``hosts``: the rollout play's hosts in play order (the target); ``batch``: rollout_batch.
-    A cell with a host outside the target is split too: its other ranks would not be restarted with it.
+    ``hosts``: the rollout's hosts in play order (the target); ``batch``: rollout_batch; ``restart``: the hosts the
+    serial play runs on, in play order (batch_hosts: the ones with work), which Ansible cuts into batches; default
+    ``hosts``. A cell with a host outside the target is split too: its other ranks would not be restarted with it.
     """
     if not isinstance(hosts, list):
         raise BatchError("hosts must be the rollout's hosts in play order, got %s" % show(hosts))
-    size = batch_size(batch, len(hosts))
+    if restart is None:
+        restart = hosts
+    if not isinstance(restart, list):
+        raise BatchError("restart must be the hosts the batches run on, in play order, got %s" % show(restart))
+    size = batch_size(batch, len(restart))
     cells = _cells(fleet)
     problems = []
     split = {}
@@ -79,12 +100,12 @@ def cell_batch_problems(fleet, hosts, batch):
                 "cannot join the others; target the whole cell"
                 % (cell, ", ".join(members), ", ".join(outside), "is" if len(outside) == 1 else "are")
             )
-        elif _split(hosts, size, members):
+        elif all(h in restart for h in members) and _split(restart, size, members):
             split[cell] = members
     if split:
-        whole = [m for m in cells.values() if all(h in hosts for h in m)]
+        whole = [m for m in cells.values() if all(h in restart for h in m)]
         # The smallest batch size that keeps every cell whole (all hosts in one batch always does).
-        fits = next(n for n in range(1, len(hosts) + 1) if not any(_split(hosts, n, m) for m in whole))
+        fits = next(n for n in range(1, len(restart) + 1) if not any(_split(restart, n, m) for m in whole))
         for cell, members in split.items():
             problems.append(
                 "cell %s runs on %s, which rollout_batch=%s (%d host(s) a batch) puts in different batches (%s): "
@@ -94,10 +115,10 @@ def cell_batch_problems(fleet, hosts, batch):
                     ", ".join(members),
                     batch,
                     size,
-                    "; ".join("%s in batch %d" % (h, hosts.index(h) // size + 1) for h in members),
+                    "; ".join("%s in batch %d" % (h, restart.index(h) // size + 1) for h in members),
                     fits,
                     ""
-                    if _adjacent(hosts, members)
+                    if _adjacent(restart, members)
                     else " (or list the cell's hosts next to each other in the inventory, for smaller batches)",
                 )
             )

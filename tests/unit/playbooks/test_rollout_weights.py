@@ -100,4 +100,6 @@ def test_the_plays_a_rollout_does_not_need_match_no_host(weights, rollback):
     assert by_play["Read the plans to roll back to"] == [["gpu-a"] if rollback else []]
     assert by_play["Fetch the weights once per fleet"] == [["gpu-a"] if weights else []]
     assert by_play["Preflight the fleet"] == [["gpu-a"], ["gpu-a"] if weights else []]
-    assert by_play["Roll out the plan, batch by batch"] == [["gpu-a"]]
+    assert by_play["Decide, before any batch, what the rollout changes on each host"] == [["gpu-a"]]
+    # The batches run on the hosts the decision puts in llmfleet_rollout_batches at run time: listed, none yet.
+    assert by_play["Roll out the plan, batch by batch"] == [[]]

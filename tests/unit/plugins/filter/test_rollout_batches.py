@@ -5,7 +5,10 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from helpers import gpu_fact_samples as samples
 
-from ansible_collections.llmfleet.serving.plugins.filter.rollout_batches import rollout_cell_batches
+from ansible_collections.llmfleet.serving.plugins.filter.rollout_batches import (
+    rollout_batch_hosts,
+    rollout_cell_batches,
+)
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 from ansible_collections.llmfleet.serving.plugins.module_utils._rollout_batches import batch_size
 
@@ -78,3 +81,51 @@ def test_a_fleet_without_cells_is_never_refused():
 def test_a_bad_batch_is_refused_naming_rollout_batch(bad):
     with pytest.raises(AnsibleFilterError, match="rollout_batch must be a host count"):
         rollout_cell_batches(fleet(ORDER), ORDER, bad)
+
+
+# The serial play runs only on the hosts with work (rollout_batch_hosts): the batches are cut from those.
+
+
+def test_the_batches_go_through_the_hosts_with_work_and_their_cells_other_hosts_in_play_order():
+    plan = fleet(ORDER)
+    assert rollout_batch_hosts(plan, ORDER, []) == []
+    assert rollout_batch_hosts(plan, ORDER, ["h100", "b200"]) == ["b200", "h100"]
+    # A worker repaired alone still shares its batch with its head (the head restarts nothing it need not).
+    assert rollout_batch_hosts(plan, ORDER, ["h100-b"]) == ["h100-a", "h100-b"]
+    # A cell's host outside the target is not added: rollout_cell_batches refuses that cell.
+    assert rollout_batch_hosts(plan, ["b200", "h100-b"], ["h100-b"]) == ["h100-b"]
+
+
+def test_the_cell_check_cuts_the_batches_from_the_hosts_with_work():
+    # Whole fleet in batches of 2 is [b200, h100-a], [h100-b, h100]: split. With only the cell to restart, its two
+    # hosts are the one batch: passed.
+    plan = fleet(ORDER)
+    assert rollout_cell_batches(plan, ORDER, 2)
+    assert rollout_cell_batches(plan, ORDER, 2, ["h100-a", "h100-b"]) == []
+    # The other way round: the whole fleet in 2s keeps the cell whole, the hosts with work do not.
+    order = ["b200", "h100", "h100-a", "h100-b"]
+    assert rollout_cell_batches(plan, order, 2) == []
+    restart = rollout_batch_hosts(plan, order, ["h100", "h100-a"])
+    assert restart == ["h100", "h100-a", "h100-b"]
+    (problem,) = rollout_cell_batches(plan, order, 2, restart)
+    assert "h100-a in batch 1; h100-b in batch 2" in problem and "give rollout_batch=3" in problem
+    # A percentage is of the hosts with work: 50% of 3 is 1 a batch.
+    assert "(1 host(s) a batch)" in rollout_cell_batches(plan, order, "50%", restart)[0]
+
+
+def test_a_settled_cell_is_not_checked_for_a_split():
+    # Nothing to do on the cell: one host a batch over b200 and h100 never reaches it.
+    assert rollout_cell_batches(fleet(ORDER), ORDER, 1, ["b200", "h100"]) == []
+
+
+def test_a_cell_partly_outside_the_target_is_refused_even_when_nothing_else_changes():
+    (problem,) = rollout_cell_batches(fleet(ORDER), ["b200", "h100-a", "h100"], 1, ["b200"])
+    assert "h100-b is not among the rollout's hosts" in problem
+
+
+@pytest.mark.parametrize("name, value", [("hosts", "b200"), ("changed", None)])
+def test_batch_hosts_refuses_what_is_not_a_list_naming_it(name, value):
+    args = {"hosts": ORDER, "changed": []}
+    args[name] = value
+    with pytest.raises(AnsibleFilterError, match="^%s must be a list of inventory host names, got " % name):
+        rollout_batch_hosts(fleet(ORDER), **args)
