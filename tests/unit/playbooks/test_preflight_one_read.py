@@ -16,6 +16,7 @@ import pytest
 from helpers import gpu_fact_samples as samples
 from helpers.paths import ROOT
 from helpers.playbook import find_task, run_playbook
+from helpers.preflight import preflight_doubles
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._fleet import plan_fleet
 
@@ -23,24 +24,11 @@ pytestmark = pytest.mark.slow
 
 DOUBLE_DIR = ROOT / "extensions" / "testbed" / "bin"
 GPUS = ROOT / "extensions" / "testbed" / "gpus" / "b200x8.json"
-FAKE_DOCKER = """#!/bin/sh
-# Test double for the docker CLI: what host_preflight asks, answered as docker 27 does, no daemon touched.
-case "$1" in
-  --version) echo "Docker version 27.3.1, build ce12230" ;;
-  info) echo '{"ServerVersion":"27.3.1","Runtimes":{"io.containerd.runc.v2":{},"runc":{}},"DefaultRuntime":"runc"}' ;;
-  ps) ;;
-  *) echo "fake docker: unexpected $*" >&2; exit 1 ;;
-esac
-"""
 
 
 @pytest.mark.parametrize("cached", [True, False], ids=["build-cached", "build-not-cached"])
 def test_one_read_per_host_when_it_covers_the_plan(tmp_path, cached):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in (("docker", FAKE_DOCKER), ("nvidia-container-runtime-hook", "#!/bin/sh\nexit 0\n")):
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
+    bin_dir = preflight_doubles(tmp_path)
     hf = tmp_path / "hf"
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
