@@ -83,18 +83,12 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _head_server(port, fake_dir):
-    """The head's HTTP stand-in: healthy only once the worker's unit started (every rank joined)."""
+def _stand_in(port, answer):
+    """An HTTP stand-in on 127.0.0.1:``port``: a GET gets ``answer(path)`` -> (status, body)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
-            joined = (fake_dir / "started-lc-worker.service").exists()
-            if self.path == "/health":
-                status, body = (200, b"") if joined else (503, b"waiting for rank 1/2")
-            elif self.path == "/v1/models" and joined:
-                status, body = 200, json.dumps({"object": "list", "data": [{"id": "deepseek"}]}).encode()
-            else:
-                status, body = 503, b"not ready"
+            status, body = answer(self.path)
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -106,6 +100,23 @@ def _head_server(port, fake_dir):
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+MODELS = json.dumps({"object": "list", "data": [{"id": "deepseek"}]}).encode()
+
+
+def _head_server(port, fake_dir):
+    """The head's HTTP stand-in: healthy only once the worker's unit started (every rank joined)."""
+
+    def answer(path):
+        joined = (fake_dir / "started-lc-worker.service").exists()
+        if path == "/health":
+            return (200, b"") if joined else (503, b"waiting for rank 1/2")
+        if path == "/v1/models" and joined:
+            return 200, MODELS
+        return 503, b"not ready"
+
+    return _stand_in(port, answer)
 
 
 def test_a_linear_play_starts_every_rank_before_the_head_waits(tmp_path):
@@ -208,33 +219,19 @@ def test_a_linear_play_starts_every_rank_before_the_head_waits(tmp_path):
 def _replica_servers(ports, unit_dir, bad_port):
     """Stand-ins for two packed vLLM replicas: each healthy, except the one on ``bad_port`` while its unit file holds
     LLMFLEET_BAD (the new plan's env): that one never turns ready, the previous plan's unit serves."""
-    servers = []
-    for index, port in enumerate(ports):
 
-        class Handler(BaseHTTPRequestHandler):
-            my_port = port
-            unit = unit_dir / ("%s.service" % REPLICAS[index])
+    def answer_for(port, unit):
+        def answer(path):
+            if port == bad_port and "LLMFLEET_BAD" in unit.read_text():
+                return 503, b"loading forever"
+            return (200, MODELS) if path == "/v1/models" else (200, b"")
 
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                bad = self.my_port == bad_port and "LLMFLEET_BAD" in self.unit.read_text()
-                if bad:
-                    status, body = 503, b"loading forever"
-                elif self.path == "/v1/models":
-                    status, body = 200, json.dumps({"object": "list", "data": [{"id": "deepseek"}]}).encode()
-                else:
-                    status, body = 200, b""
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        return answer
 
-            def log_message(self, *args):
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-    return servers
+    return [
+        _stand_in(port, answer_for(port, unit_dir / ("%s.service" % REPLICAS[index])))
+        for index, port in enumerate(ports)
+    ]
 
 
 def _two_free_ports():
