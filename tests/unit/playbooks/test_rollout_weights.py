@@ -1,9 +1,11 @@
 """rollout_weights: playbooks/rollout.yml fetches the weights (playbooks/weights.yml) before any batch restarts
 a server, then plans again; a value that is not a boolean is refused before any host is read."""
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from helpers.inventory import ROLLOUT_INVENTORY, refused_on_controller
@@ -18,14 +20,13 @@ def test_a_rollout_weights_that_is_not_a_boolean_is_refused_before_any_host_is_r
     assert 'rollout_weights is "maybe"' in msg and "true" in msg, msg
 
 
-def plays(*extra):
+def list_rollout(option, inventory, *extra):
+    """The stdout of ``ansible-playbook OPTION -i INVENTORY [EXTRA] playbooks/rollout.yml`` (--list-tasks, --list-hosts)."""
     env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")
     )
-    proc = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "--list-tasks", "-i", "localhost,"]
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), option, "-i", inventory]
         + list(extra)
         + [str(ROOT / "playbooks/rollout.yml")],
         cwd=ROOT,
@@ -34,11 +35,17 @@ def plays(*extra):
         text=True,
         timeout=120,
         check=True,
-    )
+    ).stdout
+
+
+def play_name(line):
+    """The play's name in a --list-tasks / --list-hosts line ("  play #3 (hosts): NAME\tTAGS: []")."""
+    return line.split("play #", 1)[1].split(": ", 1)[1].split("\t")[0].strip()
+
+
+def plays(*extra):
     return [
-        line.split("play #", 1)[1].split(": ", 1)[1].split("\t")[0].strip()
-        for line in proc.stdout.splitlines()
-        if "play #" in line
+        play_name(line) for line in list_rollout("--list-tasks", "localhost,", *extra).splitlines() if "play #" in line
     ]
 
 
@@ -54,35 +61,17 @@ def test_the_weights_play_runs_after_the_plan_and_before_the_batches():
 
 def play_hosts(*extra):
     """Each play's name and hosts (ansible-playbook --list-hosts) for a one-host serving group."""
-    import json
-    import tempfile
-
     inventory = {
         "all": {"children": {"llmfleet_serving": {"hosts": {"gpu-a": {}}}, "llmfleet_router": {"hosts": {"rt": {}}}}}
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
         json.dump(inventory, handle)
         handle.flush()
-        env = dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        )
-        proc = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "--list-hosts", "-i", handle.name]
-            + list(extra)
-            + [str(ROOT / "playbooks/rollout.yml")],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        stdout = list_rollout("--list-hosts", handle.name, *extra)
     out, name = [], None
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         if "play #" in line:
-            name = line.split("play #", 1)[1].split(": ", 1)[1].split("\t")[0].strip()
+            name = play_name(line)
             out.append([name, []])
         elif name and line.startswith("      ") and line.strip():
             out[-1][1].append(line.strip())
