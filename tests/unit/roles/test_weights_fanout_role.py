@@ -9,6 +9,7 @@ the blob server in the background and stop it, and log each start, so the test s
 The molecule scenario `weights` runs the same on three systemd test hosts with the real hf CLI.
 """
 
+import json
 import os
 import socket
 import stat
@@ -114,16 +115,13 @@ def fleet(tmp_path):
         "  tasks:\n    - {name: Keep the result, ansible.builtin.debug: {var: llmfleet_weights}}\n"
     )
 
-    def run(*extra):
-        proc, out = run_playbook(
-            playbook,
-            inventory,
-            *extra,
-            workdir=tmp_path,
-            env={"FAKE_DIR": str(fake)},
-            path=(fake,),
-            timeout=300,
+    def play(*extra):
+        return run_playbook(
+            playbook, inventory, *extra, workdir=tmp_path, env={"FAKE_DIR": str(fake)}, path=(fake,), timeout=300
         )
+
+    def run(*extra):
+        proc, out = play(*extra)
         assert proc.returncode == 0, [
             (
                 t["task"]["name"],
@@ -137,7 +135,7 @@ def fleet(tmp_path):
         kept = [t for t in out["plays"][0]["tasks"] if t["task"]["name"] == "Keep the result"][0]
         return {h: r["llmfleet_weights"]["builds"][0] for h, r in kept["hosts"].items()}, out
 
-    yield run, manifest, repo, tmp_path, fake, server
+    yield run, manifest, repo, tmp_path, fake, server, play
     server.shutdown()
     server.server_close()
 
@@ -157,7 +155,7 @@ def _waves(fake):
 
 
 def test_peers_copy_in_waves_from_hosts_that_already_hold_the_build(fleet):
-    run, manifest, repo, tmp_path, fake, server = fleet
+    run, manifest, repo, tmp_path, fake, server, _play = fleet
     builds, out = run("-e", "weights_fanout=1")
     size = sum(f["size"] for f in manifest["files"])
     # fanout 1 over seed, p1, p2, p3: wave 1 seed -> p1; wave 2 p1 -> p2 and seed -> p3 (peers before the seeder).
@@ -208,3 +206,32 @@ def test_peers_copy_in_waves_from_hosts_that_already_hold_the_build(fleet):
     # The complete hosts were only read: nothing changed on them.
     assert {h: fixed[h]["source"] for h in ("seed", "p1", "p2")} == dict.fromkeys(("seed", "p1", "p2"), "present")
     assert out["stats"]["p2"]["changed"] == 0
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("weights_serve_address", "10.0.0.2\nHost: evil"),
+        ("weights_serve_address", "../etc"),
+        ("weights_serve_address", "--bind=0.0.0.0"),
+        ("weights_serve_bind", "0.0.0.0 --port 1"),
+        ("weights_seeder_address", "$(id)"),
+    ],
+)
+def test_a_hostile_blob_server_address_is_refused_before_anything_is_copied(fleet, name, value):
+    run, manifest, repo, tmp_path, fake, server, play = fleet
+    proc, out = play("-e", '{"%s": %s}' % (name, json.dumps(value)))
+    assert proc.returncode != 0
+    refused = [
+        r["msg"]
+        for t in out["plays"][0]["tasks"]
+        if t["task"]["name"].endswith("Check the blob server addresses")
+        for r in t["hosts"].values()
+        if r.get("failed")
+    ]
+    assert len(refused) == 1 and "seed: %s is %s" % (name, json.dumps(value)) in refused[0], refused
+    assert "give a host name or an IPv4 address" in refused[0] and "Nothing was downloaded or copied." in refused[0]
+    # No blob server started, no peer holds a copy, the hub served nothing.
+    assert not (fake / "started").exists()
+    assert not any((tmp_path / host / "hf").exists() for host in ("p1", "p2", "p3"))
+    assert server.stats.bytes_served == 0
