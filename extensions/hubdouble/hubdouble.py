@@ -223,11 +223,23 @@ def make_handler(repos, stats, fail_first=0, token=None):
                 self.send_header(key, value)
             self.end_headers()
             if send_body:
-                self.wfile.write(body)
-                with stats.lock:
-                    stats.bytes_served += len(body)
-                    stats.by_file[path] = stats.by_file.get(path, 0) + len(body)
+                # Count each chunk before it reaches the socket: a client that has read the whole body may ask
+                # /_double/stats at once and must see every byte counted. A chunk whose write fails (the client
+                # went away mid-copy) takes its count back.
+                for offset in range(0, len(body), 64 * 1024):
+                    chunk = body[offset : offset + 64 * 1024]
+                    self._count(path, len(chunk))
+                    try:
+                        self.wfile.write(chunk)
+                    except OSError:
+                        self._count(path, -len(chunk))
+                        raise
             return None
+
+        def _count(self, path, size):
+            with stats.lock:
+                stats.bytes_served += size
+                stats.by_file[path] = stats.by_file.get(path, 0) + size
 
     return Handler
 

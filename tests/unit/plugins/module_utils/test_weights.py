@@ -233,6 +233,30 @@ def test_the_hub_double_counts_the_bytes_it_served(hub):
     assert stats["bytes_served"] == len(repo.files[path]["data"])
 
 
+def test_the_hub_doubles_count_is_complete_as_soon_as_the_client_has_the_body():
+    # The weights scenario reads /_double/stats right after the last download: the count must already hold
+    # every byte the client received. Counting after the write raced with that read (CI saw 0 instead of
+    # 65536); a fresh server's first answer lost the race about 1 time in 10 here, so try 100 fresh servers.
+    repo = hubdouble.Repo(REPO, hubdouble.generated_files(REPO, 64 * 1024))
+    path = "model-00001-of-00002.safetensors"
+    size = len(repo.files[path]["data"])
+    counted = []
+    for _round in range(100):
+        server = hubdouble.serve("127.0.0.1", 0, {REPO: repo})
+        # A short poll interval: shutdown() waits for the serving loop's next poll.
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        url = "http://127.0.0.1:%d" % server.server_address[1]
+        try:
+            with urllib.request.urlopen("%s/%s/resolve/main/%s" % (url, REPO, path)) as response:
+                assert len(response.read()) == size
+            with urllib.request.urlopen(url + "/_double/stats") as response:
+                counted.append(json.load(response)["bytes_served"])
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert counted == [size] * 100
+
+
 def test_free_bytes_of_a_directory_not_made_yet_reads_its_parent(tmp_path):
     free, where = w.free_bytes(str(tmp_path / "a" / "b"))
     assert where == str(tmp_path) and free > 0
