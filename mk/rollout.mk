@@ -3,7 +3,7 @@
 # The image registry test host (docker-registry from bookworm, plain HTTP :5000; extensions/testbed/registry-host/):
 # the scenario's new engine images are pushed there and the rollout pre-pulls them from it.
 testbed-registry-image: ## build the registry test host image (docker-registry from bookworm; cached by recipe)
-	bash extensions/testbed/build-registry-image.sh
+	bash extensions/testbed/build-host-image.sh registry-host
 
 test-molecule-rollout: venv link testbed-images testbed-router-image testbed-registry-image ## molecule: rollout under load through HAProxy (0 failed requests), no-change rollout, crash-at-start stop, images pre-pulled from a registry
 	molecule test -s rollout

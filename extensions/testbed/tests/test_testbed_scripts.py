@@ -117,6 +117,16 @@ def test_the_image_build_stops_before_debootstrap_without_docker(tmp_path):
     assert not calls.exists()
 
 
+@pytest.mark.parametrize("name", ["", "bogus", "../testbed/router-host"])
+def test_a_host_image_without_a_recipe_folder_is_refused_before_docker(tmp_path, name):
+    calls = tmp_path / "docker-calls"
+    path = fake_path(tmp_path, {"docker": f'echo "$@" >> {calls}'})
+    result = run("build-host-image.sh", *([name] if name else []), path=path, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "holds packages and customize.sh (router-host, registry-host); got '%s'" % name in result.stderr
+    assert not calls.exists()
+
+
 def test_an_unknown_gpu_kind_lists_the_known_ones_and_touches_no_host(tmp_path):
     calls = tmp_path / "docker-calls"
     path = fake_path(tmp_path, {"docker": f'echo "$@" >> {calls}'})
