@@ -14,17 +14,15 @@ import os
 import socket
 import stat
 import sys
-import threading
 
 import pytest
-from helpers.paths import ROOT
+from helpers.hub import REPO, running_hub, seed_cache
 from helpers.playbook import run_playbook
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _weights as w
 
 pytestmark = pytest.mark.slow
 
-REPO = "llmfleet-test/tiny-model"
 HOSTS = {"seed": "127.0.0.1", "p1": "127.0.0.2", "p2": "127.0.0.3", "p3": "127.0.0.4"}
 
 FAKE_SYSTEMD_RUN = """#!/bin/sh
@@ -46,18 +44,6 @@ sleep 0.3
 """
 
 
-def _load(name, path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hubdouble = _load("hubdouble_fanout", ROOT / "extensions" / "hubdouble" / "hubdouble.py")
-
-
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -66,19 +52,13 @@ def _free_port():
 
 @pytest.fixture
 def fleet(tmp_path):
-    repo = hubdouble.Repo(REPO, hubdouble.generated_files(REPO, 256 * 1024))
-    server = hubdouble.serve("127.0.0.1", 0, {REPO: repo})
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hub = "http://127.0.0.1:%d" % server.server_address[1]
+    with running_hub(256 * 1024) as (hub, repo, server):
+        yield _fleet(tmp_path, hub, repo, server)
+
+
+def _fleet(tmp_path, hub, repo, server):
     manifest = w.fetch_manifest(hub, REPO, "main")
-    # The seeder holds the build as hf download leaves it: blobs named by checksum and the snapshot's links.
-    seed_cache = tmp_path / "seed" / "hf"
-    folder = w.repo_folder(str(seed_cache), REPO)
-    os.makedirs(os.path.join(folder, "blobs"))
-    for entry in manifest["files"]:
-        with open(os.path.join(folder, "blobs", entry["blob"]), "wb") as handle:
-            handle.write(repo.files[entry["path"]]["data"])
-    w.link_snapshot(str(seed_cache), REPO, manifest, "main")
+    seed_cache(tmp_path / "seed" / "hf", manifest, repo, "main")
 
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -135,9 +115,7 @@ def fleet(tmp_path):
         kept = [t for t in out["plays"][0]["tasks"] if t["task"]["name"] == "Keep the result"][0]
         return {h: r["llmfleet_weights"]["builds"][0] for h, r in kept["hosts"].items()}, out
 
-    yield run, manifest, repo, tmp_path, fake, server, play
-    server.shutdown()
-    server.server_close()
+    return run, manifest, repo, tmp_path, fake, server, play
 
 
 def _waves(fake):

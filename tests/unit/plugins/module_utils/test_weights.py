@@ -5,16 +5,14 @@ import hashlib
 import importlib.util
 import json
 import os
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.hub import REPO, running_hub, seed_cache, serve_in_thread
 from helpers.paths import ROOT
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _weights as w
-
-REPO = "llmfleet-test/tiny-model"
 
 
 def _load(name, path):
@@ -24,44 +22,22 @@ def _load(name, path):
     return module
 
 
-hubdouble = _load("hubdouble", ROOT / "extensions" / "hubdouble" / "hubdouble.py")
 weights_serve = _load("weights_serve", ROOT / "roles" / "weights" / "files" / "weights_serve.py")
-
-
-def _start(server):
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return "http://127.0.0.1:%d" % server.server_address[1]
 
 
 @pytest.fixture
 def hub():
-    repo = hubdouble.Repo(REPO, hubdouble.generated_files(REPO, 64 * 1024))
-    server = hubdouble.serve("127.0.0.1", 0, {REPO: repo})
-    url = _start(server)
-    yield url, repo, server
-    server.shutdown()
-    server.server_close()
-
-
-def _seed(cache, manifest, repo):
-    """A seeder's cache as hf download leaves it: blobs named by checksum, snapshot links, no ref."""
-    folder = w.repo_folder(str(cache), REPO)
-    os.makedirs(os.path.join(folder, "blobs"), exist_ok=True)
-    for entry in manifest["files"]:
-        with open(os.path.join(folder, "blobs", entry["blob"]), "wb") as handle:
-            handle.write(repo.files[entry["path"]]["data"])
-    w.link_snapshot(str(cache), REPO, manifest, manifest["commit"])
-    return folder
+    with running_hub() as running:
+        yield running
 
 
 @pytest.fixture
 def seeded(hub, tmp_path):
     url, repo, _server = hub
     manifest = w.fetch_manifest(url, REPO, "main")
-    folder = _seed(tmp_path / "seeder", manifest, repo)
+    folder = seed_cache(tmp_path / "seeder", manifest, repo)
     server = weights_serve.ThreadingHTTPServer(("127.0.0.1", 0), weights_serve.make_handler(folder))
-    peer_url = _start(server) + "/blobs"
+    peer_url = serve_in_thread(server) + "/blobs"
     yield manifest, repo, peer_url, tmp_path / "peer"
     server.shutdown()
     server.server_close()
@@ -90,32 +66,20 @@ def test_manifest_of_a_commit_is_the_same_and_an_unknown_revision_names_the_vari
     assert "HTTP 404" in err.value.msg and "weights_revision" in err.value.msg
 
 
-def test_a_hub_failing_then_recovering_fails_clearly_then_works(tmp_path):
-    repo = hubdouble.Repo(REPO, hubdouble.generated_files(REPO, 1024))
-    server = hubdouble.serve("127.0.0.1", 0, {REPO: repo}, fail_first=1)
-    url = _start(server)
-    try:
+def test_a_hub_failing_then_recovering_fails_clearly_then_works():
+    with running_hub(1024, fail_first=1) as (url, repo, _server):
         with pytest.raises(w.WeightsError) as err:
             w.fetch_manifest(url, REPO, "main")
         assert "HTTP 500" in err.value.msg and "run again" in err.value.msg
         assert w.fetch_manifest(url, REPO, "main")["commit"] == repo.commit
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def test_a_token_is_sent_only_as_a_bearer_header(tmp_path):
-    repo = hubdouble.Repo(REPO, hubdouble.generated_files(REPO, 1024))
-    server = hubdouble.serve("127.0.0.1", 0, {REPO: repo}, token="hf_TESTONLY")
-    url = _start(server)
-    try:
+def test_a_token_is_sent_only_as_a_bearer_header():
+    with running_hub(1024, token="hf_TESTONLY") as (url, repo, _server):
         with pytest.raises(w.WeightsError) as err:
             w.fetch_manifest(url, REPO, "main")
         assert "HTTP 401" in err.value.msg and "weights_hf_token" in err.value.msg
         assert w.fetch_manifest(url, REPO, "main", token="hf_TESTONLY")["commit"] == repo.commit
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_bad_repo_id_names_the_option():
@@ -237,24 +201,16 @@ def test_the_hub_doubles_count_is_complete_as_soon_as_the_client_has_the_body():
     # The weights scenario reads /_double/stats right after the last download: the count must already hold
     # every byte the client received. Counting after the write raced with that read (CI saw 0 instead of
     # 65536); a fresh server's first answer lost the race about 1 time in 10 here, so try 100 fresh servers.
-    repo = hubdouble.Repo(REPO, hubdouble.generated_files(REPO, 64 * 1024))
     path = "model-00001-of-00002.safetensors"
-    size = len(repo.files[path]["data"])
-    counted = []
+    counted, sizes = [], []
     for _round in range(100):
-        server = hubdouble.serve("127.0.0.1", 0, {REPO: repo})
-        # A short poll interval: shutdown() waits for the serving loop's next poll.
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-        url = "http://127.0.0.1:%d" % server.server_address[1]
-        try:
+        with running_hub() as (url, repo, _server):
             with urllib.request.urlopen("%s/%s/resolve/main/%s" % (url, REPO, path)) as response:
-                assert len(response.read()) == size
+                sizes.append(len(response.read()))
             with urllib.request.urlopen(url + "/_double/stats") as response:
                 counted.append(json.load(response)["bytes_served"])
-        finally:
-            server.shutdown()
-            server.server_close()
-    assert counted == [size] * 100
+    assert sizes == [len(repo.files[path]["data"])] * 100
+    assert counted == sizes
 
 
 def test_free_bytes_of_a_directory_not_made_yet_reads_its_parent(tmp_path):
