@@ -17,20 +17,13 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.llmfleet.serving.plugins.module_utils._errors import LlmfleetError
+from ansible_collections.llmfleet.serving.plugins.module_utils._net_address import url_host
 
 _ANY = ("", "0.0.0.0", "::")
 
 
 class EndpointError(LlmfleetError):
     """The endpoint cannot be reached from where the client runs."""
-
-
-def _host_part(address):
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address  # a host name
-    return "[%s]" % ip.compressed if ip.version == 6 else ip.compressed
 
 
 def endpoint_url(plan, from_host=True, host_address=""):
@@ -55,4 +48,4 @@ def endpoint_url(plan, from_host=True, host_address=""):
                 "reach; run the client on the host, or publish on an address the client reaches" % published
             )
         address = published
-    return "http://%s:%d" % (_host_part(address), plan["port"])
+    return "http://%s:%d" % (url_host(address), plan["port"])

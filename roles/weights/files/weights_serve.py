@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -78,13 +79,23 @@ def make_handler(root):
     return Handler
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def make_server(bind, port, root):
+    """The blob server on BIND:PORT: an IPv6 socket when BIND is an IPv6 address (it has a ':'), else IPv4."""
+    server_class = _IPv6Server if ":" in bind else ThreadingHTTPServer
+    return server_class((bind, port), make_handler(root))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True)
     parser.add_argument("--bind", default="0.0.0.0")  # nosec B104 - the role passes the fleet address
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    server = ThreadingHTTPServer((args.bind, args.port), make_handler(args.root))
+    server = make_server(args.bind, args.port, args.root)
     server.daemon_threads = True
     sys.stderr.write("weights_serve: %s on %s:%d\n" % (args.root, args.bind, args.port))
     server.serve_forever()

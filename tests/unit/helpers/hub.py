@@ -7,6 +7,7 @@ import os
 import threading
 
 from ansible_collections.llmfleet.serving.plugins.module_utils import _weights as w
+from ansible_collections.llmfleet.serving.plugins.module_utils._net_address import url_host
 from helpers.paths import ROOT
 
 REPO = "llmfleet-test/tiny-model"
@@ -25,7 +26,7 @@ hubdouble = _load("hubdouble", ROOT / "extensions" / "hubdouble" / "hubdouble.py
 def serve_in_thread(server, poll_interval=0.05):
     """Serve in a daemon thread; returns the server's URL. A short poll interval: shutdown() waits for the next poll."""
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True).start()
-    return "http://127.0.0.1:%d" % server.server_address[1]
+    return "http://%s:%d" % (url_host(server.server_address[0]), server.server_address[1])
 
 
 @contextlib.contextmanager

@@ -194,6 +194,8 @@ def test_peers_copy_in_waves_from_hosts_that_already_hold_the_build(fleet):
         ("weights_serve_address", "--bind=0.0.0.0"),
         ("weights_serve_bind", "0.0.0.0 --port 1"),
         ("weights_seeder_address", "$(id)"),
+        ("weights_seeder_address", "fe80::1%eth0"),
+        ("weights_serve_bind", "seed.example.com\n"),
     ],
 )
 def test_a_hostile_blob_server_address_is_refused_before_anything_is_copied(fleet, name, value):
@@ -208,8 +210,20 @@ def test_a_hostile_blob_server_address_is_refused_before_anything_is_copied(flee
         if r.get("failed")
     ]
     assert len(refused) == 1 and "seed: %s is %s" % (name, json.dumps(value)) in refused[0], refused
-    assert "give a host name or an IPv4 address" in refused[0] and "Nothing was downloaded or copied." in refused[0]
+    assert "give a host name" in refused[0] and "Nothing was downloaded or copied." in refused[0]
     # No blob server started, no peer holds a copy, the hub served nothing.
     assert not (fake / "started").exists()
     assert not any((tmp_path / host / "hf").exists() for host in ("p1", "p2", "p3"))
+    assert server.stats.bytes_served == 0
+
+
+def test_an_ipv6_seeder_address_is_bracketed_in_the_copy_url_and_served_on_ipv6(fleet):
+    # The seeder's blob server is reached at ::1: it must listen on an IPv6 socket (--bind=::1) and the peers'
+    # URL must read http://[::1]:PORT/blobs (unbracketed, the port would read as part of the address).
+    run, manifest, repo, tmp_path, fake, server, _play = fleet
+    builds, out = run("-e", "weights_fanout=3", "-e", "weights_seeder_address=::1")
+    size = sum(f["size"] for f in manifest["files"])
+    got = {h: (b["copied_from"], b["bytes_from_peers"], b["verified"]) for h, b in builds.items() if h != "seed"}
+    assert got == dict.fromkeys(("p1", "p2", "p3"), ("seed", size, True))
+    assert _waves(fake) == [["::1"]]
     assert server.stats.bytes_served == 0

@@ -114,6 +114,24 @@ def test_peer_copy_lays_out_the_snapshot_and_the_ref_and_verifies(seeded):
     assert w.fetch_from_peer(str(peer), REPO, manifest, url, []) == 0
 
 
+def test_the_blob_server_listens_on_ipv6_when_bound_to_an_ipv6_address(hub, tmp_path):
+    # The role passes --bind=ADDRESS; an IPv6 address needs an IPv6 socket, and the peers reach it at [ADDRESS].
+    url, repo, _server = hub
+    manifest = w.fetch_manifest(url, REPO, "main")
+    server = weights_serve.make_server("::1", 0, seed_cache(tmp_path / "seeder", manifest, repo))
+    try:
+        peer_url = serve_in_thread(server) + "/blobs"
+        assert peer_url.startswith("http://[::1]:")
+        peer = str(tmp_path / "peer")
+        received = w.fetch_from_peer(peer, REPO, manifest, peer_url, w.verify(peer, REPO, manifest)["missing"])
+        assert received == sum(f["size"] for f in manifest["files"])
+        w.link_snapshot(peer, REPO, manifest, "main")
+        assert w.verify(peer, REPO, manifest, "full")["verified"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_corrupted_file_on_a_peer_is_detected_and_fetched_again(seeded):
     manifest, repo, url, peer = seeded
     w.fetch_from_peer(str(peer), REPO, manifest, url, [f["path"] for f in manifest["files"]])
